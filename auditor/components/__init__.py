@@ -1,0 +1,1 @@
+"""spaCy components: sentences, numeric and promotional claims, assertion context, evidence."""

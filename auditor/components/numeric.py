@@ -1,0 +1,136 @@
+"""Numeric claims: quantities the page asserts something with.
+
+The quantity parser finds every quantity with a unit; this component drops the ones that are not
+claims (``reference/lexicons/not_claims.yaml``: contact details, dates, labels, shop boilerplate,
+keyword phrases repeated as page furniture, readers' comments), folds a time frame into the rate it
+qualifies ("25 to 30 percent of patients within 10 years"), and writes the rest to
+``doc.spans["claims"]`` with a :class:`~auditor.claims.Claim` on ``span._.claim``.
+"""
+from __future__ import annotations
+
+import re
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from .. import reference
+from ..claims import CLAIM_SPANS, Claim
+from .layout import layout
+from .quantities import Quantity, find_quantities, grammar
+
+# the measure family a unit implies
+UNIT_CATEGORY = {
+    "percent": "rate", "fraction": "rate", "times": "multiplier",
+    "people": "count", "patients": "count", "sessions": "count",
+    "inch": "size", "cm": "size", "mm": "size",
+    "mg": "dose", "mcg": "dose", "g": "dose", "ml": "dose", "iu": "dose", "units": "dose",
+    "pound": "amount", "kg": "amount", "calorie": "amount",
+}
+TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the first|by)\s*$", re.I)
+NON_WORD = re.compile(r"[^\w%]+")
+WINDOW = 48  # characters of context read before and after a quantity
+
+
+class NotClaims:
+    """The furniture rules of not_claims.yaml, compiled."""
+
+    def __init__(self, data: dict):
+        self.spans = re.compile("|".join(f"(?:{rx})" for rx in data["spans"].values()), re.I)
+        self.after = re.compile("|".join(f"(?:{rx})" for rx in data["after"].values()), re.I)
+        self.before = re.compile("|".join(f"(?:{rx})" for rx in data["before"].values()), re.I)
+        self.sentence_words = tuple(w.lower() for w in data["sentence_words"])
+        self.furniture_repeats = int(data["furniture_repeats"])
+
+
+def category_of(unit: str) -> str:
+    return "duration" if unit in grammar().unit_days else UNIT_CATEGORY.get(unit, "quantity")
+
+
+@Language.factory("auditor_numeric", assigns=["doc.spans"], default_config={"include_comments": False})
+def make_numeric(nlp: Language, name: str, include_comments: bool):
+    return NumericClaims(include_comments)
+
+
+class NumericClaims:
+    def __init__(self, include_comments: bool = False):
+        self.include_comments = include_comments
+        self.not_claims = NotClaims(reference.lexicon("not_claims"))
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        quantities = find_quantities(text)
+        if not quantities:
+            doc.spans.setdefault(CLAIM_SPANS, [])
+            return doc
+        lay = layout(doc)
+        excluded = [m.span() for m in self.not_claims.spans.finditer(text)] if quantities else []
+        folded = _normalised(text)
+        kept: list[tuple[Quantity, tuple[int, int]]] = []
+        for q in quantities:
+            sent = lay.sentence(q.start)
+            if self._is_furniture(q, text, sent, excluded, folded):
+                continue
+            kept.append((q, sent))
+        kept = self._fold_time_frames(kept, text)
+        spans = list(doc.spans.get(CLAIM_SPANS, []))
+        for q, sent, time_frame in kept:
+            block = lay.block(q.start)
+            scope = "comment" if block is not None and block.kind == "comment" else "provider"
+            if scope == "comment" and not self.include_comments:
+                continue  # readers' comments are not the provider's claims
+            span = doc.char_span(q.start, q.end, label="numeric", alignment_mode="expand")
+            if span is None:
+                continue
+            span._.claim = Claim(
+                kind="numeric", category=category_of(q.unit), text=text[q.start:q.end], start=q.start, end=q.end,
+                sentence=text[sent[0]:sent[1]], sentence_start=sent[0], sentence_end=sent[1],
+                low=q.low, high=q.high, unit=q.unit, bound=q.bound, approx=q.approx, form=q.form,
+                pattern=f"quantity.{q.form}", time_frame=time_frame, heading=lay.heading(q.start),
+                block_kind=block.kind if block else "", scope=scope, occurrences=[[q.start, q.end]])
+            spans.append(span)
+        doc.spans[CLAIM_SPANS] = spans
+        return doc
+
+    def _is_furniture(self, q: Quantity, text: str, sent: tuple[int, int], excluded, folded: str) -> bool:
+        if any(s < q.end and q.start < e for s, e in excluded):
+            return True
+        if self.not_claims.after.search(text[q.end:q.end + WINDOW]):
+            return True
+        if self.not_claims.before.search(text[max(0, q.start - WINDOW):q.start]):
+            return True
+        sentence = text[sent[0]:sent[1]].lower()
+        if any(w in sentence for w in self.not_claims.sentence_words):
+            return True
+        if q.unit in ("people", "patients", "sessions") and q.low == 1 and q.high == 1 and not q.bound:
+            return True  # "one patient", "a session": a count of one asserts nothing
+        return self._is_repeated_phrase(q, text, folded)
+
+    def _is_repeated_phrase(self, q: Quantity, text: str, folded: str) -> bool:
+        """A keyword phrase said again and again ("neck pain 2 years after cervical fusion")."""
+        before = text[max(0, q.start - WINDOW):q.start].split()[-2:]
+        after = text[q.end:q.end + WINDOW].split()[:3]
+        if len(before) + len(after) < 4:
+            return False
+        phrase = _normalised(" ".join(before + [text[q.start:q.end]] + after))
+        return folded.count(phrase) >= self.not_claims.furniture_repeats
+
+    @staticmethod
+    def _fold_time_frames(kept, text):
+        """A duration right after a rate ("30 percent of patients within 10 years") is the rate's time frame."""
+        out = []
+        time_units = grammar().unit_days
+        for i, (q, sent) in enumerate(kept):
+            prev = out[-1] if out else None
+            if (prev is not None and q.unit in time_units and prev[0].unit in ("percent", "fraction")
+                    and prev[1] == sent and q.start - prev[0].end <= 40
+                    and (q.bound in ("within", "by") or TIME_FRAME_LINKS.search(text[prev[0].end:q.start]))):
+                frame = f"{q.high if q.high is not None else q.low:g} {q.unit}"
+                out[-1] = (prev[0], prev[1], frame)
+                continue
+            out.append((q, sent, ""))
+        return out
+
+
+def _normalised(s: str) -> str:
+    """Lower case, punctuation and runs of white space folded to one space."""
+    return " ".join(NON_WORD.sub(" ", s.lower()).split())

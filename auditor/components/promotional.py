@@ -1,0 +1,119 @@
+"""Promotional claims: phrases that sell a provider or treatment, with their category.
+
+Phrase lists (``reference/lexicons/promotional.yaml``) go to a PhraseMatcher, structural patterns
+(``reference/patterns/promotional.jsonl``) to a Matcher. A phrase weakened by a hedge ("may help")
+or negated ("there is no cure") is not a claim. The same phrase repeated on a page is one claim
+with a count.
+"""
+from __future__ import annotations
+
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from .. import reference
+from ..claims import CLAIM_SPANS, Claim
+from ..errors import RuleError
+from .layout import layout
+
+PATTERN_KEYS = {"id", "label", "pattern"}
+# categories that a preceding hedge or negation turns into advice or a denial
+WEAKENED_BY_HEDGE = {"efficacy", "comparative"}
+NEGATABLE = {"absolute_outcome", "efficacy", "superlative", "authority", "comparative", "social_proof"}
+LOOK_BACK = 4  # tokens before a phrase searched for a hedge or negation
+
+
+def load_patterns() -> list[dict]:
+    file = reference.path("patterns", "promotional.jsonl")
+    rows = []
+    for line, row in reference.load_jsonl(file):
+        unknown = set(row) - PATTERN_KEYS
+        if unknown or not PATTERN_KEYS <= set(row):
+            raise RuleError(f"pattern rows need exactly {sorted(PATTERN_KEYS)}", str(file), line, "E206")
+        rows.append(row)
+    return rows
+
+
+@Language.factory("auditor_promotional", assigns=["doc.spans"], default_config={"include_comments": False})
+def make_promotional(nlp: Language, name: str, include_comments: bool):
+    return PromotionalClaims(nlp, include_comments)
+
+
+class PromotionalClaims:
+    def __init__(self, nlp: Language, include_comments: bool = False):
+        self.include_comments = include_comments
+        self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for category, phrases in reference.lexicon("promotional").items():
+            self.phrases.add(category, list(nlp.tokenizer.pipe(phrases)))
+        self.matcher = Matcher(nlp.vocab)
+        self.pattern_label = {}
+        for row in load_patterns():
+            self.matcher.add(row["id"], [row["pattern"]])
+            self.pattern_label[row["id"]] = row["label"]
+        context = reference.lexicon("context")
+        self.weakening = {w.lower() for w in context["weakening_hedges"]}
+        self.negation = {w.lower() for w in context["negation"] if " " not in w}
+        self.terminators = set(context["terminators"])
+
+    def __call__(self, doc: Doc) -> Doc:
+        vocab = doc.vocab.strings
+        found = []
+        for match_id, start, end in self.phrases(doc):
+            label = vocab[match_id]
+            found.append(_span(doc, start, end, label, f"lexicon.{label}"))
+        for match_id, start, end in self.matcher(doc):
+            key = vocab[match_id]
+            found.append(_span(doc, start, end, self.pattern_label[key], key))
+        if not found:
+            doc.spans.setdefault(CLAIM_SPANS, [])
+            return doc
+        lay = layout(doc)
+        first_of: dict[str, Span] = {}
+        spans = list(doc.spans.get(CLAIM_SPANS, []))
+        for span in filter_spans(found):
+            category = span.label_
+            if self._weakened(span, category):
+                continue
+            block = lay.block(span.start_char)
+            if block is not None and block.kind == "comment" and not self.include_comments:
+                continue
+            key = " ".join(span.text.lower().split())
+            if key in first_of:  # the same phrase again: one claim, counted
+                claim = first_of[key]._.claim
+                claim.count += 1
+                claim.occurrences.append([span.start_char, span.end_char])
+                continue
+            s, e = lay.sentence(span.start_char)
+            span._.claim = Claim(
+                kind="promotional", category=category, text=span.text, start=span.start_char,
+                end=span.end_char, sentence=doc.text[s:e], sentence_start=s, sentence_end=e,
+                pattern=span.id_ or "", heading=lay.heading(span.start_char),
+                block_kind=block.kind if block else "", scope="comment" if block and block.kind == "comment" else "provider",
+                occurrences=[[span.start_char, span.end_char]])
+            first_of[key] = span
+            spans.append(span)
+        doc.spans[CLAIM_SPANS] = spans
+        return doc
+
+    def _weakened(self, span: Span, category: str) -> bool:
+        """A hedge ("may help") or negation ("no cure", "not guaranteed") just before the phrase."""
+        doc = span.doc
+        i = span.start - 1
+        sent_start = span.sent.start if doc.has_annotation("SENT_START") else 0
+        while i >= max(sent_start, span.start - LOOK_BACK):
+            word = doc[i].lower_
+            if word in self.terminators:
+                break
+            if category in WEAKENED_BY_HEDGE and word in self.weakening:
+                return True
+            if category in NEGATABLE and word in self.negation:
+                return True
+            i -= 1
+        return False
+
+
+def _span(doc: Doc, start: int, end: int, label: str, pattern_id: str) -> Span:
+    span = Span(doc, start, end, label=label)
+    span.id_ = pattern_id
+    return span

@@ -1,0 +1,222 @@
+"""The quantity parser: finds quantities in text and reads their bounds and unit.
+
+The grammar is one regular expression assembled from ``reference/lexicons/quantities.yaml``;
+the lexicon holds every word, this module only the shape of a quantity:
+
+    [bound] VALUE [unit] [bound-after]     VALUE: single | range | list | ratio | fraction
+
+Every repetition in the grammar is bounded or possessive, so matching stays linear on
+hostile text (long runs of digits, spaces or dashes).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .. import reference
+
+SP = r"[ \t\u00a0]{1,3}+"  # one to three spaces; never crosses a line break
+OPT_SP = r"[ \t\u00a0]{0,3}+"
+
+
+@dataclass(frozen=True)
+class Quantity:
+    start: int
+    end: int
+    low: float | None
+    high: float | None
+    unit: str
+    bound: str  # the bound word as written, lower-cased ("" when none)
+    approx: bool
+    form: str  # single | range | list | ratio | fraction
+
+
+def _alternation(words) -> str:
+    """Regex alternation of words, longest first, spaces matching any short run of spaces."""
+    parts = sorted({w.lower() for w in words}, key=len, reverse=True)
+    return "|".join(re.escape(p).replace(r"\ ", SP) for p in parts)
+
+
+def _number(value: float) -> float | int:
+    value = round(value, 4)
+    return int(value) if value == int(value) and abs(value) < 1e15 else value
+
+
+class Grammar:
+    """The compiled quantity grammar and the lexicon it was built from."""
+
+    def __init__(self, lexicon: dict):
+        self.numbers = {k.lower(): v for k, v in lexicon["number_words"].items()}
+        self.scales = {k.lower(): v for k, v in lexicon["scales"].items()}
+        self.fractions = {k.lower(): v for k, v in lexicon["fractions"].items()}
+        self.bound_kind = {}
+        for kind, words in lexicon["bounds"].items():
+            for w in words:
+                self.bound_kind[" ".join(w.lower().split())] = kind
+        self.after_kind = {}
+        for kind, words in lexicon["bounds_after"].items():
+            for w in words:
+                self.after_kind[" ".join(w.lower().split())] = kind
+        self.time_only = set(lexicon["time_only_bounds"])
+        self.unit_of = {}
+        for unit, forms in lexicon["units"].items():
+            for f in forms:
+                self.unit_of[" ".join(f.lower().split())] = unit
+        self.countable = set(lexicon["countable_units"])
+        self.unit_days = lexicon["unit_days"]
+
+        num_w = _alternation(self.numbers)
+        scale = _alternation(self.scales)
+        frac = _alternation(self.fractions)
+        digits = r"(?:(?<![\w%])[-\u2212+])?(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
+        word_num = rf"\b(?:{num_w})(?:(?:-|{SP})(?:{num_w}))?\b"
+        value = (rf"(?:{digits}|{word_num})(?:{SP}and{SP}a{SP}(?:half|quarter)\b)?"
+                 rf"(?:{SP}(?:{scale})\b)?")
+        self._value_re = re.compile(value, re.I)
+        sep = rf"{OPT_SP}(?:to|through|or|-|\u2013|\u2014){OPT_SP}"
+        fillers = _alternation(lexicon["list_fillers"])
+        pct = rf"(?:{OPT_SP}%)?"
+        forms = {
+            "ratio": rf"{value}{SP}(?:out{SP}of|in|of{SP}every){SP}{value}\b",
+            "fraction": rf"(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b(?={SP}of\b)",
+            "between": rf"between{SP}{value}{SP}and{SP}{value}",
+            "from": rf"from{SP}{value}{pct}{SP}(?:to|-|\u2013){SP}{value}",
+            "list": rf"{value}(?:{OPT_SP},{OPT_SP}{value}){{1,8}}+{OPT_SP},?{OPT_SP}(?:or|and){SP}(?:(?:{fillers}){SP})?{value}",
+            "range": rf"{value}{pct}{sep}{value}",
+            "single": value,
+            "article": r"\ban?\b",
+        }
+        body = "|".join(f"(?P<{name}>{rx})" for name, rx in forms.items())
+        units = _alternation(self.unit_of)
+        filler_word = r"(?!(?:of|the|in|for|and|or|to|with|who|that|a|an|are|is|were|was)\b)[a-z][a-z-]{1,20}+"
+        unit = (rf"(?:{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{SP})(?P<unit>{units})(?![\w%])"
+                rf"|(?:{SP}{filler_word}){{1,2}}{SP}(?P<cunit>{units})(?![\w%]))")
+        bounds = _alternation(self.bound_kind)
+        after = _alternation(self.after_kind)
+        self.regex = re.compile(
+            rf"(?<![\w.,/\-\u2212])(?:(?P<bound>{bounds}){SP})?(?:{body})(?:{unit})?"
+            rf"(?:{OPT_SP}(?P<after>{after})(?![\w]))?",
+            re.I,
+        )
+
+    # -- reading values --------------------------------------------------------------------
+    def value_of(self, text: str) -> float | None:
+        """The number a single value expression stands for ("two and a half" -> 2.5)."""
+        t = " ".join(text.lower().replace("\u2212", "-").split())
+        extra = 0.0
+        for tail, add in ((" and a half", 0.5), (" and a quarter", 0.25)):
+            if t.endswith(tail):
+                t, extra = t[: -len(tail)], add
+        scale = 1
+        for word, mult in self.scales.items():
+            if t.endswith(" " + word):
+                t, scale = t[: -len(word) - 1], mult
+                break
+        if t and (t[0].isdigit() or t[0] in "+-"):
+            try:
+                base = float(t.replace(",", ""))
+            except ValueError:
+                return None
+        else:
+            parts = re.split(r"[- ]", t)
+            if " ".join(parts) in self.numbers:
+                base = self.numbers[" ".join(parts)]
+            elif all(p in self.numbers for p in parts):
+                base = sum(self.numbers[p] for p in parts)
+            else:
+                return None
+        return (base + extra) * scale
+
+    def values_in(self, text: str) -> list[float]:
+        out = []
+        for m in self._value_re.finditer(text):
+            v = self.value_of(m.group(0))
+            if v is not None:
+                out.append(v)
+        return out
+
+    def fraction_value(self, text: str) -> float | None:
+        words = re.split(r"[- \t\u00a0]+", text.lower().strip())
+        frac = self.fractions.get(words[-1])
+        if frac is None:
+            return None
+        count = 1 if len(words) == 1 or words[0] in ("a", "one") else self.numbers.get(words[0])
+        return None if count is None else count * frac
+
+    # -- the parser ------------------------------------------------------------------------
+    def parse(self, m: re.Match) -> Quantity | None:
+        """A Quantity from one grammar match, or None when the match is not a quantity claim."""
+        form = next(name for name in ("ratio", "fraction", "between", "from", "list", "range", "single", "article")
+                    if m.group(name) is not None)
+        bound = " ".join((m.group("bound") or "").lower().split())
+        after = " ".join((m.group("after") or "").lower().split())
+        unit_text = m.group("pct") or m.group("unit") or m.group("cunit")
+        unit = self.unit_of.get(" ".join(unit_text.lower().split())) if unit_text else None
+        if m.group("cunit") and unit not in self.countable:
+            return None
+        if form == "article":
+            # "up to a year", "approximately an inch": an article counts as one only after a bound
+            if not bound or unit is None:
+                return None
+            values = [1]
+        elif form == "ratio":
+            values = self.values_in(m.group("ratio"))
+            if len(values) != 2 or not 0 < values[0] < values[1] or values[1] > 1e7 or 1900 <= values[1] <= 2100:
+                return None
+            if unit is not None and unit != "patients" and unit != "people":
+                return None  # "2 in 3 weeks" is not a ratio
+            return self._quantity(m, bound, after, [values[0] / values[1]], "fraction", "ratio")
+        elif form == "fraction":
+            v = self.fraction_value(m.group("fraction"))
+            if v is None:
+                return None
+            return self._quantity(m, bound, after, [v], "fraction", "fraction")
+        else:
+            values = self.values_in(m.group(form))
+            if not values:
+                return None
+        if unit is None:
+            return None  # a bare number asserts nothing we can read
+        if form in ("range", "list", "between", "from") and len(values) < 2:
+            return None
+        return self._quantity(m, bound, after, values, unit, form)
+
+    def _quantity(self, m, bound, after, values, unit, form) -> Quantity:
+        start, end = m.start(), m.end()
+        kind = self.bound_kind.get(bound)
+        if bound in self.time_only and unit not in self.unit_days:
+            start, bound, kind = m.start(form), "", None  # "reduced by 50%" is a change, not a bound
+        low, high = min(values), max(values)
+        approx = kind == "approx"
+        if len(values) == 1:
+            if kind == "lower":
+                high = None
+            elif kind == "upper":
+                low = None
+        after_kind = self.after_kind.get(after)
+        if after_kind == "lower":
+            high = None
+            bound = bound or after
+        elif after_kind == "upper":
+            low = None
+            bound = bound or after
+        low = None if low is None else _number(low)
+        high = None if high is None else _number(high)
+        return Quantity(start, end, low, high, unit, bound, approx, form)
+
+
+@lru_cache(maxsize=1)
+def grammar() -> Grammar:
+    return Grammar(reference.lexicon("quantities"))
+
+
+def find_quantities(text: str) -> list[Quantity]:
+    """Every quantity in text with a unit we can read (no furniture filtering here)."""
+    g = grammar()
+    out = []
+    for m in g.regex.finditer(text):
+        q = g.parse(m)
+        if q is not None:
+            out.append(q)
+    return out

@@ -1,0 +1,106 @@
+"""The one loader of reference data: rules, patterns, lexicons, taxonomy and literature values.
+
+Reference data ships inside the package as ``auditor.reference_data`` (the repository's ``reference/``
+folder, mapped in pyproject.toml), so a checkout and an installed wheel resolve it the same way.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from .errors import RuleError
+
+LINE_KEY = "__line__"
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that records each mapping's line and refuses duplicate keys."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise RuleError(f"duplicate key {key!r}", getattr(loader, "name", None), key_node.start_mark.line + 1, "E201")
+        seen.add(key)
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping[LINE_KEY] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def root() -> Path:
+    """Folder of the shipped reference data."""
+    return Path(str(resources.files("auditor.reference_data")))
+
+
+def path(*parts: str) -> Path:
+    return root().joinpath(*parts)
+
+
+def load_yaml(file: Path | str, keep_lines: bool = False) -> Any:
+    """Parse a YAML file; mappings carry ``__line__`` when keep_lines, for error messages."""
+    file = Path(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as e:
+        raise RuleError(f"cannot read: {e.strerror}", str(file), code="E202") from None
+    loader = _LineLoader(text)
+    loader.name = str(file)
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise RuleError(f"not valid YAML: {getattr(e, 'problem', e)}", str(file),
+                        mark.line + 1 if mark else None, "E203") from None
+    finally:
+        loader.dispose()
+    return data if keep_lines else strip_lines(data)
+
+
+def strip_lines(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: strip_lines(v) for k, v in data.items() if k != LINE_KEY}
+    if isinstance(data, list):
+        return [strip_lines(v) for v in data]
+    return data
+
+
+def load_jsonl(file: Path | str) -> Iterator[tuple[int, dict]]:
+    """Rows of a JSON-lines file with their line numbers; a bad line is a RuleError."""
+    file = Path(file)
+    with file.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("//"):
+                continue
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise RuleError(f"not JSON: {e.msg}", str(file), n, "E203") from None
+
+
+@lru_cache(maxsize=None)
+def lexicon(name: str) -> Any:
+    """A lexicon from reference/lexicons/NAME.yaml (cached; treat as read-only)."""
+    return load_yaml(path("lexicons", f"{name}.yaml"))
+
+
+def check_keys(row: dict, allowed: set[str], required: set[str], file: Path | str, what: str) -> None:
+    """Unknown or missing keys in a reference row are errors with file and line."""
+    line = row.get(LINE_KEY)
+    keys = set(row) - {LINE_KEY}
+    unknown = sorted(keys - allowed)
+    if unknown:
+        raise RuleError(f"{what}: unknown key(s) {', '.join(unknown)}", str(file), line, "E204")
+    missing = sorted(required - keys)
+    if missing:
+        raise RuleError(f"{what}: missing key(s) {', '.join(missing)}", str(file), line, "E205")
