@@ -5,6 +5,8 @@ loads an installed trained pipeline instead and adds the same components to it.
 """
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -46,12 +48,14 @@ def page_doc(nlp: Language, page: Page) -> Doc:
     doc = nlp.make_doc(page.text)
     doc._.blocks = page.blocks
     doc._.links = page.links
+    doc.user_data["page_host"] = urlsplit(page.url).netloc if page.url else ""
     return doc
 
 
 def claims_of(doc: Doc) -> list[Claim]:
     """The claims the components found, in page order; the Doc's scratch data is dropped."""
     doc.user_data.pop(LAYOUT_KEY, None)
+    doc.user_data.pop("page_host", None)
     found = [span._.claim for span in doc.spans.get(CLAIM_SPANS, []) if span._.claim is not None]
     return sorted(found, key=lambda c: (c.start, c.end))
 

@@ -1,7 +1,120 @@
-"""Evidence attribution (placeholder replaced below)."""
+"""Evidence attribution: how the page itself supports each claim.
+
+Labels, strongest first: ``cited`` (a link, DOI, PubMed id, a named study with year, a named source,
+a numbered reference), ``study`` (a study described, not identified), ``self_reported`` (the
+provider's own patients or data), ``vague`` ("research shows"), ``none``. The claim's sentence is
+read first; a sentence that points back ("the study", "these patients") inherits the evidence of
+the nearest earlier sentence of its paragraph. The cue or citation found is kept as evidence_text.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
 from spacy.language import Language
+from spacy.tokens import Doc
+
+from .. import reference
+from ..claims import CLAIM_SPANS
+from .layout import layout
+
+LABELS = ("cited", "study", "self_reported", "vague")  # strongest first
+REFERENCE_HEADING = re.compile(r"^\s*(?:references|sources|citations|bibliography|works cited|footnotes)\s*:?\s*$",
+                               re.I | re.M)
+LOOK_BACK_SENTENCES = 3
 
 
-@Language.component("auditor_evidence")
-def attribute_evidence(doc):
-    return doc
+class EvidenceCues:
+    def __init__(self, data: dict):
+        self.patterns = {label: re.compile("|".join(f"(?:{rx})" for rx in data[label].values()), re.I)
+                         for label in LABELS}
+        self.back_reference = re.compile(data["back_reference"], re.I)
+
+    def label(self, sentence: str) -> tuple[str, str]:
+        """The strongest label the sentence's own cues support, and the cue text."""
+        for label in LABELS:
+            for m in self.patterns[label].finditer(sentence):
+                if label == "cited" and m.start() == 0 and m.group(0)[:1] in "([":
+                    continue  # "(1) Rest for a week" is list numbering, not a reference marker
+                return label, m.group(0).strip()
+        return "none", ""
+
+
+@Language.factory("auditor_evidence", assigns=["doc.spans"])
+def make_evidence(nlp: Language, name: str):
+    return EvidenceAttribution()
+
+
+class EvidenceAttribution:
+    def __init__(self):
+        self.cues = EvidenceCues(reference.lexicon("evidence"))
+
+    def __call__(self, doc: Doc) -> Doc:
+        spans = doc.spans.get(CLAIM_SPANS, [])
+        if not spans:
+            return doc
+        lay = layout(doc)
+        text = doc.text
+        references = _reference_entries(text)
+        page_host = doc.user_data.get("page_host", "")
+        by_sentence: dict[int, tuple[str, str]] = {}
+        for span in spans:
+            claim = span._.claim
+            if claim is None:
+                continue
+            label, cue = self._sentence_label(doc, claim.sentence_start, claim.sentence_end, page_host, by_sentence)
+            if self.cues.back_reference.search(claim.sentence):
+                inherited = self._from_paragraph(doc, lay, claim.sentence_start, page_host, by_sentence)
+                if inherited[0] != "none" and (label == "none" or LABELS.index(inherited[0]) < LABELS.index(label)):
+                    label, cue = inherited
+            if label == "cited" and references:
+                cue = references.get(_marker_number(cue), cue)
+            claim.evidence, claim.evidence_text = label, cue[:300]
+        return doc
+
+    def _sentence_label(self, doc, start, end, page_host, cache) -> tuple[str, str]:
+        if start not in cache:
+            label, cue = self.cues.label(doc.text[start:end])
+            link = _external_link(doc, start, end, page_host)
+            if link and label != "cited":
+                label, cue = "cited", link
+            cache[start] = (label, cue)
+        return cache[start]
+
+    def _from_paragraph(self, doc, lay, sentence_start, page_host, cache) -> tuple[str, str]:
+        """The evidence of the nearest earlier sentence in the same block (a study, a citation)."""
+        block = lay.block(sentence_start)
+        earlier = [s for s in lay.sentences if s[0] < sentence_start and (block is None or s[0] >= block.start)]
+        for s, e in reversed(earlier[-LOOK_BACK_SENTENCES:]):
+            label, cue = self._sentence_label(doc, s, e, page_host, cache)
+            if label in ("cited", "study"):
+                return label, cue
+        return "none", ""
+
+
+def _external_link(doc: Doc, start: int, end: int, page_host: str) -> str:
+    """The target of a link to another site inside the sentence, if any."""
+    for link in doc._.links or []:
+        if start <= link.start < end:
+            parts = urlsplit(link.href)
+            if parts.scheme in ("http", "https") and parts.netloc and parts.netloc != page_host:
+                return link.href
+    return ""
+
+
+def _marker_number(cue: str) -> str:
+    m = re.match(r"^[\[(](\d{1,3})", cue)
+    return m.group(1) if m else ""
+
+
+def _reference_entries(text: str) -> dict[str, str]:
+    """Numbered entries of a reference list at the end of the page: {"1": "Smith J. ... 2019"}."""
+    heading = None
+    for heading in REFERENCE_HEADING.finditer(text):
+        pass
+    if heading is None:
+        return {}
+    entries = {}
+    for m in re.finditer(r"^\s*\[?(\d{1,3})[.)\]]\s+([^\n]{5,400})$", text[heading.end():], re.M):
+        entries.setdefault(m.group(1), m.group(2).strip())
+    return entries

@@ -4,11 +4,16 @@ Built once per Doc and shared by the components through ``doc.user_data``.
 """
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
+from functools import lru_cache
 
 from spacy.tokens import Doc
 
+from .. import reference
+
 KEY = "auditor_layout"
+SHORT_LINE = re.compile(r"^[^\n]{1,60}$", re.M)
 
 
 class Layout:
@@ -21,6 +26,31 @@ class Layout:
         self._block_starts = [b.start for b in self.blocks]
         self.headings = [b for b in self.blocks if b.kind in ("heading", "title")]
         self._heading_starts = [b.start for b in self.headings]
+        self.comments_start = self._comments_start()
+
+    def _comments_start(self) -> int:
+        """Offset where the readers' comments begin (a comment block, a "Comments" heading or a
+        "Name says:" line), or the end of the text when the page has none."""
+        cues = _scope_cues()
+        starts = [b.start for b in self.blocks if b.kind == "comment"]
+        starts += [h.start for h in self.headings
+                   if _heading_key(self.text[h.start:h.end]) in cues["comment_headings"]]
+        m = cues["comment_line"].search(self.text)
+        if m:
+            starts.append(m.start())
+        for line in SHORT_LINE.finditer(self.text):  # text pages have no heading blocks
+            if _heading_key(line.group(0)) in cues["comment_headings"]:
+                starts.append(line.start())
+                break
+        return min(starts, default=len(self.text))
+
+    def scope(self, offset: int) -> str:
+        """Whose voice the text at offset is: provider, comment (readers) or testimonial."""
+        if offset >= self.comments_start:
+            return "comment"
+        if _heading_key(self.heading(offset)) in _scope_cues()["testimonial_headings"]:
+            return "testimonial"
+        return "provider"
 
     def sentence(self, offset: int) -> tuple[int, int]:
         """(start, end) of the sentence holding offset, trailing white space trimmed."""
@@ -50,3 +80,16 @@ def layout(doc: Doc) -> Layout:
     if KEY not in doc.user_data:
         doc.user_data[KEY] = Layout(doc)
     return doc.user_data[KEY]
+
+
+def _heading_key(heading: str) -> str:
+    """"12 Comments", "Leave a Reply:" -> "comments", "leave a reply"."""
+    return " ".join(re.sub(r"[^a-z ]", " ", heading.lower()).split())
+
+
+@lru_cache(maxsize=1)
+def _scope_cues() -> dict:
+    scope = reference.lexicon("context")["scope"]
+    return {"comment_headings": {_heading_key(h) for h in scope["comment_headings"]},
+            "testimonial_headings": {_heading_key(h) for h in scope["testimonial_headings"]},
+            "comment_line": re.compile(scope["comment_line"], re.M)}

@@ -75,7 +75,7 @@ class NumericClaims:
         spans = list(doc.spans.get(CLAIM_SPANS, []))
         for q, sent, time_frame in kept:
             block = lay.block(q.start)
-            scope = "comment" if block is not None and block.kind == "comment" else "provider"
+            scope = lay.scope(q.start)
             if scope == "comment" and not self.include_comments:
                 continue  # readers' comments are not the provider's claims
             span = doc.char_span(q.start, q.end, label="numeric", alignment_mode="expand")

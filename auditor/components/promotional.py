@@ -76,7 +76,8 @@ class PromotionalClaims:
             if self._weakened(span, category):
                 continue
             block = lay.block(span.start_char)
-            if block is not None and block.kind == "comment" and not self.include_comments:
+            scope = lay.scope(span.start_char)
+            if scope == "comment" and not self.include_comments:
                 continue
             key = " ".join(span.text.lower().split())
             if key in first_of:  # the same phrase again: one claim, counted
@@ -89,7 +90,7 @@ class PromotionalClaims:
                 kind="promotional", category=category, text=span.text, start=span.start_char,
                 end=span.end_char, sentence=doc.text[s:e], sentence_start=s, sentence_end=e,
                 pattern=span.id_ or "", heading=lay.heading(span.start_char),
-                block_kind=block.kind if block else "", scope="comment" if block and block.kind == "comment" else "provider",
+                block_kind=block.kind if block else "", scope=scope,
                 occurrences=[[span.start_char, span.end_char]])
             first_of[key] = span
             spans.append(span)

@@ -19,7 +19,7 @@ def set_sentence_starts(doc: Doc) -> Doc:
         starts = i == 0
         if pending and not token.is_space and token.text not in CLOSERS:
             # "e.g. the", "approx. an inch": a lower-case word after a full stop continues the sentence
-            starts = pending == "line" or not token.text[:1].islower()
+            starts = pending == "line" or not (token.text[:1].islower() or token.is_punct)
             pending = ""
         token.is_sent_start = starts
         if "\n" in token.text or "\n" in token.whitespace_:
