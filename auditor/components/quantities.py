@@ -59,6 +59,7 @@ class Grammar:
             for w in words:
                 self.after_kind[" ".join(w.lower().split())] = kind
         self.time_only = set(lexicon["time_only_bounds"])
+        self.period_words = set(lexicon["period_words"])
         self.unit_of = {}
         for unit, forms in lexicon["units"].items():
             for f in forms:
@@ -138,11 +139,11 @@ class Grammar:
 
     def fraction_value(self, text: str) -> float | None:
         words = re.split(r"[- \t\u00a0]+", text.lower().strip())
-        frac = self.fractions.get(words[-1])
-        if frac is None:
+        denominator = self.fractions.get(words[-1])
+        if denominator is None:
             return None
         count = 1 if len(words) == 1 or words[0] in ("a", "one") else self.numbers.get(words[0])
-        return None if count is None else count * frac
+        return None if count is None else count / denominator
 
     # -- the parser ------------------------------------------------------------------------
     def parse(self, m: re.Match) -> Quantity | None:
@@ -187,6 +188,8 @@ class Grammar:
         kind = self.bound_kind.get(bound)
         if bound in self.time_only and unit not in self.unit_days:
             start, bound, kind = m.start(form), "", None  # "reduced by 50%" is a change, not a bound
+        elif bound in self.period_words and len(values) > 1:
+            start, bound, kind = m.start(form), "", None  # "over 3 to 6 months" is a period
         low, high = min(values), max(values)
         approx = kind == "approx"
         if len(values) == 1:

@@ -1,0 +1,90 @@
+"""The extractor on its pattern families: sentences that must yield given claims, and sentences that must not."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "extraction_cases.yaml").read_text())
+
+
+@pytest.mark.parametrize("sentence,expected", CASES["numeric"], ids=[c[0][:40] for c in CASES["numeric"]])
+def test_numeric_claims(claims_of, sentence, expected):
+    got = [[c.text, c.low, c.high, c.unit] for c in claims_of(sentence) if c.kind == "numeric"]
+    assert got == expected
+
+
+@pytest.mark.parametrize("sentence", CASES["not_numeric"])
+def test_not_numeric_claims(claims_of, sentence):
+    assert [c.text for c in claims_of(sentence) if c.kind == "numeric"] == []
+
+
+@pytest.mark.parametrize("sentence,category,text", CASES["promotional"], ids=[c[2] for c in CASES["promotional"]])
+def test_promotional_claims(claims_of, sentence, category, text):
+    got = [(c.category, c.text) for c in claims_of(sentence) if c.kind == "promotional"]
+    assert (category, text) in got
+
+
+@pytest.mark.parametrize("sentence", CASES["not_promotional"])
+def test_not_promotional_claims(claims_of, sentence):
+    assert [c.text for c in claims_of(sentence) if c.kind == "promotional"] == []
+
+
+def test_offsets_slice_the_page_text(claims_of):
+    text = "Intro.\n\nRecovery takes 4 to 6 weeks. Our patients love the best care in town!\n"
+    for c in claims_of(text):
+        assert text[c.start:c.end] == c.text
+        assert text[c.sentence_start:c.sentence_end] == c.sentence
+        assert c.sentence_start <= c.start and c.end <= c.sentence_end
+
+
+def test_sentences_break_at_lines_and_bullets(claims_of):
+    text = "Benefits of the procedure\n• A much faster recovery\n• Return to work in 2 weeks"
+    sentences = {c.sentence for c in claims_of(text)}
+    assert sentences == {"• A much faster recovery", "• Return to work in 2 weeks"}
+
+
+def test_repeated_phrase_is_one_claim_with_a_count(claims_of):
+    text = "See the best spine surgeon. Why choose the best spine surgeon? Call the best spine surgeon."
+    promo = [c for c in claims_of(text) if c.kind == "promotional"]
+    assert len(promo) == 1 and promo[0].count == 3 and len(promo[0].occurrences) == 3
+
+
+def test_keyword_phrase_repeated_as_furniture_is_not_a_claim(claims_of):
+    text = ("Neck Pain 2 Years After Cervical Fusion\n"
+            "Many readers ask about neck pain 2 years after cervical fusion.\n"
+            "Causes of neck pain 2 years after cervical fusion vary.\n"
+            "Recovery from fusion takes 6 to 12 weeks.")
+    assert [c.text for c in claims_of(text) if c.kind == "numeric"] == ["6 to 12 weeks"]
+
+
+def test_claims_in_readers_comments_are_not_the_providers(claims_of):
+    text = ("Recovery takes 6 to 12 weeks.\n\n3 Comments\n\n"
+            "Mary Jones says: I had my fusion in 2010 and the pain lasted 2 years.\n")
+    assert [c.text for c in claims_of(text) if c.kind == "numeric"] == ["6 to 12 weeks"]
+
+
+@pytest.mark.parametrize("sentence,label", [
+    ("Remission occurred in 37% of patients (1).", "cited"),
+    ("A 2018 Cochrane review found that 60% of patients improved.", "cited"),
+    ("According to the CDC, 1 in 4 adults has back pain.", "cited"),
+    ("See https://pubmed.ncbi.nlm.nih.gov/123456/ : 20% failed.", "cited"),
+    ("One investigation found 70% success.", "study"),
+    ("Research indicates 10 to 30 percent of patients relapse.", "vague"),
+    ("This figure is often cited as 80%.", "vague"),
+    ("Our patients report an 84% reduction in pain.", "self_reported"),
+    ("Recovery takes 4 to 6 weeks.", "none"),
+])
+def test_evidence_labels(claims_of, sentence, label):
+    numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
+    assert numeric and numeric[0].evidence == label
+
+
+def test_a_sentence_pointing_back_inherits_the_study(claims_of):
+    text = "A new study followed 48 patients for a year. The study found that 80% of them improved."
+    labels = {c.text: c.evidence for c in claims_of(text)}
+    assert labels["80%"] == "study"
+
+
+def test_hedges_and_negation_are_recorded(claims_of):
+    [c] = [c for c in claims_of("Patients may typically need 4 to 6 weeks.") if c.kind == "numeric"]
+    assert {"may", "typically"} <= set(c.hedges)
