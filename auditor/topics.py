@@ -1,5 +1,180 @@
-"""Topic keys: what each claim measures (placeholder until the taxonomy lands)."""
+"""Topic keys: what each claim measures, so figures from different pages can be compared.
+
+A key is ``intervention.measure`` plus qualifiers that change its meaning (threshold "20/20",
+time frame "10 year", levels "multilevel", subgroup "smokers"). The taxonomy in
+``reference/taxonomy/`` names interventions and measures; a page outside it still gets a key: the
+intervention from the page's title or first heading, the measure from the words before "rate" or
+"time" in the sentence.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from . import reference
+from .claims import Claim
+from .page import Page
+
+NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "five": "5", "ten": "10", "fifteen": "15", "twenty": "20"}
+INFERRED_MEASURE = re.compile(r"\b([a-z]{3,20}(?:-[a-z]{3,20})?) (rate|rates|time|period|duration)\b", re.I)
+STOP_MEASURE_WORDS = {"the", "this", "that", "same", "long", "short", "high", "low", "overall", "average", "success",
+                      "first", "total", "some", "most", "any", "every", "each", "such", "what", "which", "more"}
+SUBJECT_WORDS = re.compile(r"[a-z][a-z-]{2,30}", re.I)
+TITLE_STOP = {"the", "and", "for", "with", "your", "you", "how", "what", "why", "when", "can", "does", "after",
+              "before", "about", "from", "our", "its", "are", "is", "of", "to", "in", "on", "a", "an", "it", "relieve",
+              "pain", "treatment", "treatments", "surgery", "guide", "clinic", "center", "doctor", "years", "year",
+              "best", "recovery", "expect", "benefits", "risks", "cost", "costs", "procedure", "patients", "complete",
+              "everything", "know", "need", "overview", "options", "types", "faq", "faqs", "home", "services", "learn",
+              "more", "side", "effects", "results", "long", "term", "much", "does", "take", "work", "works", "near"}
 
 
-def assign_topics(page, claims) -> None:
-    return None
+@dataclass(frozen=True)
+class Measure:
+    id: str
+    categories: frozenset
+    units: frozenset  # empty: any unit of the categories
+    cues: re.Pattern
+
+
+class Taxonomy:
+    def __init__(self, interventions: dict, conditions: dict, measures: dict):
+        self.conditions = set(conditions)
+        self.synonym_of: dict[str, str] = {}
+        for intervention, synonyms in {**interventions, **conditions}.items():
+            for s in synonyms + [intervention.replace("_", " ")]:
+                self.synonym_of[" ".join(s.lower().split())] = intervention
+        alternation = "|".join(re.escape(s).replace(r"\ ", r"[ -]") for s in
+                               sorted(self.synonym_of, key=len, reverse=True))
+        self.intervention_re = re.compile(rf"\b(?:{alternation})\b", re.I)
+        self.qualifiers = {k: re.compile(v, re.I) for k, v in measures.pop("qualifiers").items()}
+        self.absolute = [(re.compile(row["phrases"], re.I), tuple(row["measures"]))
+                         for row in measures.pop("absolute_contradicts")]
+        self.measures = [Measure(mid, frozenset(m["categories"]), frozenset(m.get("units", [])),
+                                 re.compile("|".join(f"(?:{c})" for c in m["cues"]), re.I))
+                         for mid, m in measures.items()]
+
+    def intervention_in(self, text: str) -> list[tuple[int, str]]:
+        """(offset, intervention id) of every mention in text."""
+        return [(m.start(), self.synonym_of[" ".join(m.group(0).lower().replace("-", " ").split())])
+                for m in self.intervention_re.finditer(text)
+                if " ".join(m.group(0).lower().replace("-", " ").split()) in self.synonym_of]
+
+
+@lru_cache(maxsize=1)
+def taxonomy() -> Taxonomy:
+    subjects = reference.load_yaml(reference.path("taxonomy", "interventions.yaml"))
+    measures = reference.load_yaml(reference.path("taxonomy", "measures.yaml"))
+
+    def normalised(group: dict) -> dict:  # synonyms are matched with hyphens read as spaces
+        return {k: [" ".join(s.lower().replace("-", " ").split()) for s in v] for k, v in group.items()}
+
+    return Taxonomy(normalised(subjects["interventions"]), normalised(subjects["conditions"]), measures)
+
+
+def page_subject(page: Page, tax: Taxonomy) -> str:
+    """The intervention a page is about: from its title or first heading, else the most mentioned one."""
+    title = page.title or _first_heading(page)
+    found = sorted(tax.intervention_in(title), key=lambda m: (m[1] in tax.conditions, m[0]))
+    if found:
+        return found[0][1]
+    counts = Counter(i for _, i in tax.intervention_in(page.text[:200_000]))
+    if counts:
+        return counts.most_common(1)[0][0]
+    # outside the taxonomy: the first topical word of the title ("Kyphoplasty Recovery: What to Expect")
+    words = [w.lower() for w in SUBJECT_WORDS.findall(title) if len(w) >= 4 and w.lower() not in TITLE_STOP]
+    return words[0].replace("-", "_") if words else ""
+
+
+def _first_heading(page: Page) -> str:
+    for b in page.blocks:
+        if b.kind in ("title", "heading"):
+            return page.text[b.start:b.end]
+    return ""
+
+
+def measure_of(claim: Claim, tax: Taxonomy) -> str:
+    """The measure whose cue stands nearest the figure in its sentence, among those its category allows."""
+    sentence = claim.sentence
+    at = claim.start - claim.sentence_start
+    best: tuple[int, int, str] | None = None
+    for order, measure in enumerate(tax.measures):
+        if claim.category not in measure.categories or (measure.units and claim.unit not in measure.units):
+            continue
+        for m in measure.cues.finditer(sentence):
+            distance = min(abs(m.start() - at), abs(m.end() - at))
+            if best is None or (distance, order) < best[:2]:
+                best = (distance, order, measure.id)
+    if best is not None:
+        return best[2]
+    m = INFERRED_MEASURE.search(sentence)
+    if m and m.group(1).lower() not in STOP_MEASURE_WORDS:
+        kind = "rate" if m.group(2).lower().startswith("rate") else "time"
+        return f"{m.group(1).lower().replace('-', '_')}_{kind}"
+    return ""
+
+
+def qualifiers_of(claim: Claim, tax: Taxonomy) -> dict:
+    found = {}
+    for name, pattern in tax.qualifiers.items():
+        m = pattern.search(claim.sentence)
+        if m:
+            value = next(g for g in m.groups() if g) if m.groups() else m.group(0)
+            found[name] = _qualifier_value(name, value)
+    if claim.time_frame:
+        found["time_frame"] = claim.time_frame
+    elif "time_frame" in found:
+        found["time_frame"] = f"{found['time_frame']} year"
+    return found
+
+
+def _qualifier_value(name: str, value: str) -> str:
+    value = " ".join(value.lower().replace("-", " ").split())
+    if name == "time_frame":
+        return NUMBER_WORDS.get(value, value)
+    if name == "levels":
+        return "single-level" if value.startswith(("single", "one")) else "multilevel"
+    return value
+
+
+def intervention_of(claim: Claim, page: Page, subject: str, tax: Taxonomy) -> str:
+    """The intervention mentioned nearest the claim in its sentence, else in its heading, else the page's."""
+    mentions = tax.intervention_in(claim.sentence)
+    mentions = [(o, i) for o, i in mentions if i != "smoking" or claim.category == "multiplier"]
+    if mentions:
+        at = claim.start - claim.sentence_start
+        return min(mentions, key=lambda m: abs(m[0] - at))[1]
+    heading = tax.intervention_in(claim.heading)
+    if heading:
+        return heading[0][1]
+    return subject
+
+
+def assign_topics(page: Page, claims: list[Claim]) -> None:
+    """Set topic and qualifiers on every claim of the page."""
+    if not claims:
+        return
+    tax = taxonomy()
+    subject = page_subject(page, tax)
+    for claim in claims:
+        intervention = intervention_of(claim, page, subject, tax)
+        if claim.kind == "numeric":
+            measure = measure_of(claim, tax)
+            claim.qualifiers = qualifiers_of(claim, tax)
+        elif claim.category == "authority" and re.search(r"\bfda\b", claim.text, re.I):
+            measure = "fda_status"
+        elif claim.category in ("absolute_outcome", "safety"):
+            measure = "absolute_promise"
+        else:
+            measure = ""
+        claim.topic = f"{intervention}.{measure}" if intervention and measure else ""
+
+
+def comparison_key(topic: str, qualifiers: dict | None) -> str:
+    """Topic plus its qualifiers: the key under which figures are compared."""
+    if not topic:
+        return ""
+    if not qualifiers:
+        return topic
+    return topic + "[" + ",".join(f"{k}={v}" for k, v in sorted(qualifiers.items())) + "]"

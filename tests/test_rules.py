@@ -38,6 +38,19 @@ def test_rule_fixture(auditor, rule_id, text, should_flag):
         assert rule_id not in rules, f"{rule_id} should not flag: {text!r}"
 
 
+@pytest.mark.parametrize("rule_id,pages,should_flag", [c for c in CASES if REGISTRY.get(c.values[0]).kind not in PER_PAGE_KINDS])
+def test_cross_page_rule_fixture(auditor, rule_id, pages, should_flag):
+    """Conflict cases are lists of pages from different sources; reference cases are one page."""
+    from auditor.compare import compare_sources
+    pages = [pages] if isinstance(pages, str) else pages
+    claims = []
+    for i, text in enumerate(pages):
+        claims.extend(auditor.audit_page(Page(id=f"p{i}", source=f"source{i}", text=text)).claims)
+    findings, _ = compare_sources(claims, auditor.registry)
+    rules = {f["rule"] for f in findings}
+    assert (rule_id in rules) == should_flag, f"{rule_id} {'should' if should_flag else 'should not'} flag {pages}"
+
+
 def test_unknown_key_is_an_error_with_file_and_line(tmp_path):
     (tmp_path / "XYZ.yaml").write_text(
         "family: XYZ\ntitle: t\nrules:\n  - id: XYZ001\n    name: n\n    kind: claim\n    level: info\n"

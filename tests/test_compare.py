@@ -1,0 +1,105 @@
+"""Interval logic and topic keys of the cross-source comparison."""
+import math
+
+import pytest
+
+from auditor.claims import Claim
+from auditor.compare import Interval, agree, gap, interval_of
+from auditor.page import Page
+from auditor.topics import assign_topics, comparison_key
+
+
+def iv(low, high, unit="week", approx=False, tol=0.1):
+    return interval_of(low, high, unit, approx, tol)
+
+
+def test_overlapping_ranges_agree():
+    assert agree(iv(4, 8), iv(6, 12))
+
+
+def test_touching_ranges_disagree():
+    assert not agree(iv(4, 6), iv(6, 12))
+    assert gap(iv(4, 6), iv(6, 12)) == 0
+
+
+def test_touching_is_allowed_when_configured():
+    assert agree(iv(4, 6), iv(6, 12), touching_conflicts=False)
+
+
+def test_disjoint_ranges_disagree_with_their_gap():
+    a, b = iv(2, 3), iv(6, 12)
+    assert not agree(a, b) and gap(a, b) == pytest.approx(21)  # days
+
+
+def test_a_value_inside_a_range_agrees():
+    assert agree(iv(8, 8), iv(6, 12))
+    assert not agree(iv(13, 13), iv(6, 12))
+
+
+def test_lower_bound_is_open_to_the_top():
+    over = iv(90, None, "percent")
+    assert over.lo == 90 and over.hi == 100  # over 90% is [90, 100]
+    assert agree(over, iv(95, 98, "percent")) and not agree(over, iv(70, 80, "percent"))
+    assert iv(3, None, "month").hi == math.inf
+
+
+def test_upper_bound_starts_at_zero():
+    up_to = iv(None, 1, "year")
+    assert up_to.lo == 0 and agree(up_to, iv(6, 12, "week"))
+
+
+def test_approximation_gets_a_tolerance():
+    assert agree(iv(3, 3, "month", approx=True), iv(12, 12, "week"))
+    assert not agree(iv(3, 3, "month"), iv(12, 12, "week"))
+
+
+def test_units_convert():
+    assert interval_of(1, 1, "year").lo == pytest.approx(365.25)
+    assert interval_of(0.75, 0.75, "fraction").lo == pytest.approx(75)
+    assert agree(interval_of(0.75, 0.75, "fraction"), interval_of(70, 80, "percent"))
+
+
+def _claim(sentence, text, low, high, unit, category):
+    start = sentence.index(text)
+    return Claim(kind="numeric", category=category, text=text, start=start, end=start + len(text),
+                 sentence=sentence, sentence_start=0, sentence_end=len(sentence), low=low, high=high, unit=unit)
+
+
+def _key(sentence, text, low, high, unit, category="rate", title=""):
+    claim = _claim(sentence, text, low, high, unit, category)
+    assign_topics(Page(id="p", text=sentence, title=title), [claim])
+    return comparison_key(claim.topic, claim.qualifiers)
+
+
+def test_same_measure_in_other_words_shares_a_key():
+    a = _key("Recovery after cervical fusion takes 4 to 6 weeks.", "4 to 6 weeks", 4, 6, "week", "duration")
+    b = _key("Initial surgical recovery typically requires 6 to 12 weeks.", "6 to 12 weeks", 6, 12, "week",
+             "duration", title="Neck Pain After Cervical Fusion")
+    assert a == b == "cervical_fusion.recovery_time"
+
+
+def test_vision_thresholds_are_not_merged():
+    a = _key("After LASIK, 96% of eyes reach 20/20 vision.", "96%", 96, 96, "percent")
+    b = _key("After LASIK, 99% of eyes reach 20/40 vision.", "99%", 99, 99, "percent")
+    assert a.startswith("lasik.visual_acuity_rate") and b.startswith("lasik.visual_acuity_rate") and a != b
+
+
+def test_time_frames_are_not_merged():
+    a = _key("Dental implant survival is 97% at 5 years.", "97%", 97, 97, "percent")
+    b = _key("Dental implant survival is 95% at 10 years.", "95%", 95, 95, "percent")
+    assert a == "dental_implant.survival_rate[time_frame=5 year]"
+    assert b == "dental_implant.survival_rate[time_frame=10 year]"
+
+
+def test_levels_are_not_merged():
+    a = _key("Non-union occurs in 5 percent of single-level fusions.", "5 percent", 5, 5, "percent",
+             title="Cervical fusion")
+    b = _key("Non-union occurs in 20 percent of multilevel fusions.", "20 percent", 20, 20, "percent",
+             title="Cervical fusion")
+    assert a != b and "levels=single-level" in a and "levels=multilevel" in b
+
+
+def test_a_page_outside_the_taxonomy_still_gets_a_key():
+    key = _key("Most patients go home in 2 days and recovery takes 3 weeks.", "3 weeks", 3, 3, "week", "duration",
+               title="Kyphoplasty: What to Expect")
+    assert key == "kyphoplasty.recovery_time"
