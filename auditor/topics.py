@@ -21,6 +21,7 @@ NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "five": "5", "ten": "10", 
 INFERRED_MEASURE = re.compile(r"\b([a-z]{3,20}(?:-[a-z]{3,20})?) (rate|rates|time|period|duration)\b", re.I)
 STOP_MEASURE_WORDS = {"the", "this", "that", "same", "long", "short", "high", "low", "overall", "average", "success",
                       "first", "total", "some", "most", "any", "every", "each", "such", "what", "which", "more"}
+CLAUSE_BREAK = re.compile(r"[,;:()]| (?:and|but|while|whereas|although) ", re.I)
 SUBJECT_WORDS = re.compile(r"[a-z][a-z-]{2,30}", re.I)
 TITLE_STOP = {"the", "and", "for", "with", "your", "you", "how", "what", "why", "when", "can", "does", "after",
               "before", "about", "from", "our", "its", "are", "is", "of", "to", "in", "on", "a", "an", "it", "relieve",
@@ -36,6 +37,7 @@ class Measure:
     categories: frozenset
     units: frozenset  # empty: any unit of the categories
     cues: re.Pattern
+    generic: bool  # a broad measure ("affects" -> prevalence): tried only after the specific ones
 
 
 class Taxonomy:
@@ -52,7 +54,7 @@ class Taxonomy:
         self.absolute = [(re.compile(row["phrases"], re.I), tuple(row["measures"]))
                          for row in measures.pop("absolute_contradicts")]
         self.measures = [Measure(mid, frozenset(m["categories"]), frozenset(m.get("units", [])),
-                                 re.compile("|".join(f"(?:{c})" for c in m["cues"]), re.I))
+                                 re.compile("|".join(f"(?:{c})" for c in m["cues"]), re.I), bool(m.get("generic")))
                          for mid, m in measures.items()]
 
     def intervention_in(self, text: str) -> list[tuple[int, str]]:
@@ -94,20 +96,26 @@ def _first_heading(page: Page) -> str:
     return ""
 
 
-def measure_of(claim: Claim, tax: Taxonomy) -> str:
-    """The measure whose cue stands nearest the figure in its sentence, among those its category allows."""
+def clause_of(claim: Claim) -> str:
+    """The part of the claim's sentence between the separators around it (commas, "and", "but"...)."""
     sentence = claim.sentence
-    at = claim.start - claim.sentence_start
-    best: tuple[int, int, str] | None = None
-    for order, measure in enumerate(tax.measures):
-        if claim.category not in measure.categories or (measure.units and claim.unit not in measure.units):
-            continue
-        for m in measure.cues.finditer(sentence):
-            distance = min(abs(m.start() - at), abs(m.end() - at))
-            if best is None or (distance, order) < best[:2]:
-                best = (distance, order, measure.id)
-    if best is not None:
-        return best[2]
+    start, end = claim.start - claim.sentence_start, claim.end - claim.sentence_start
+    before = [m.end() for m in CLAUSE_BREAK.finditer(sentence, 0, start)]
+    after = [m.start() for m in CLAUSE_BREAK.finditer(sentence, end)]
+    return sentence[before[-1] if before else 0: after[0] if after else len(sentence)]
+
+
+def measure_of(claim: Claim, tax: Taxonomy) -> str:
+    """The first specific measure (in taxonomy order) with a cue in the figure's clause, its sentence or
+    the heading above it; else the first generic one in the clause or sentence."""
+    candidates = [m for m in tax.measures if claim.category in m.categories and (not m.units or claim.unit in m.units)]
+    clause = clause_of(claim)
+    for generic, texts in ((False, (clause, claim.sentence, claim.heading)), (True, (clause, claim.sentence))):
+        for text in texts:
+            for measure in candidates:
+                if measure.generic == generic and measure.cues.search(text):
+                    return measure.id
+    sentence = claim.sentence
     m = INFERRED_MEASURE.search(sentence)
     if m and m.group(1).lower() not in STOP_MEASURE_WORDS:
         kind = "rate" if m.group(2).lower().startswith("rate") else "time"
@@ -117,8 +125,11 @@ def measure_of(claim: Claim, tax: Taxonomy) -> str:
 
 def qualifiers_of(claim: Claim, tax: Taxonomy) -> dict:
     found = {}
+    clause = clause_of(claim)
     for name, pattern in tax.qualifiers.items():
-        m = pattern.search(claim.sentence)
+        if name == "time_frame" and claim.category == "duration":
+            continue  # a duration's own figure is not its time frame
+        m = pattern.search(clause)
         if m:
             value = next(g for g in m.groups() if g) if m.groups() else m.group(0)
             found[name] = _qualifier_value(name, value)

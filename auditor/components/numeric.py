@@ -9,6 +9,7 @@ qualifies ("25 to 30 percent of patients within 10 years"), and writes the rest 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -71,6 +72,7 @@ class NumericClaims:
             if self._is_furniture(q, text, sent, excluded, folded):
                 continue
             kept.append((q, sent))
+        kept = self._read_periods(kept, text)
         kept = self._fold_time_frames(kept, text)
         spans = list(doc.spans.get(CLAIM_SPANS, []))
         for q, sent, time_frame in kept:
@@ -113,6 +115,20 @@ class NumericClaims:
             return False
         phrase = _normalised(" ".join(before + [text[q.start:q.end]] + after))
         return folded.count(phrase) >= self.not_claims.furniture_repeats
+
+    @staticmethod
+    def _read_periods(kept, text):
+        """"36 sessions over 9 weeks": a period word right after another quantity is not a bound."""
+        out = []
+        period_words = grammar().period_words
+        for q, sent in kept:
+            prev = out[-1][0] if out else None
+            if (prev is not None and q.bound in period_words and q.low is not None
+                    and not text[prev.end:q.start].strip()):
+                word = re.match(rf"{re.escape(q.bound)}\s+", text[q.start:q.end], re.I)
+                q = replace(q, start=q.start + (word.end() if word else 0), high=q.low, bound="", approx=False)
+            out.append((q, sent))
+        return out
 
     @staticmethod
     def _fold_time_frames(kept, text):
