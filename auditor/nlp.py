@@ -31,9 +31,11 @@ def load_pipeline(model: str | None = None, include_comments: bool = False) -> L
                                f"({str(e).splitlines()[0][:120]})", "E401") from None
     else:
         nlp = spacy.blank("en")
-    sentence_setters = [n for n in ("senter", "parser") if n in nlp.pipe_names]
-    if sentence_setters:
-        nlp.add_pipe("auditor_sentences", before=sentence_setters[0])
+    # a parser respects boundaries set before it; a senter overwrites them, so ours go after it
+    if "parser" in nlp.pipe_names:
+        nlp.add_pipe("auditor_sentences", before="parser")
+    elif "senter" in nlp.pipe_names:
+        nlp.add_pipe("auditor_sentences", after="senter")
     else:
         nlp.add_pipe("auditor_sentences")
     nlp.add_pipe("auditor_numeric", config={"include_comments": include_comments})
