@@ -48,6 +48,7 @@ def load_pipeline(model: str | None = None, include_comments: bool = False) -> L
 def page_doc(nlp: Language, page: Page) -> Doc:
     """A Doc of the page's text that carries its blocks and links, ready for the pipeline."""
     doc = nlp.make_doc(page.text)
+    doc.user_data["text"] = page.text  # Doc.text is rebuilt from the tokens on every access
     doc._.blocks = page.blocks
     doc._.links = page.links
     doc.user_data["page_host"] = urlsplit(page.url).netloc if page.url else ""
@@ -56,8 +57,8 @@ def page_doc(nlp: Language, page: Page) -> Doc:
 
 def claims_of(doc: Doc) -> list[Claim]:
     """The claims the components found, in page order; the Doc's scratch data is dropped."""
-    doc.user_data.pop(LAYOUT_KEY, None)
-    doc.user_data.pop("page_host", None)
+    for key in (LAYOUT_KEY, "page_host", "text"):
+        doc.user_data.pop(key, None)
     found = [span._.claim for span in doc.spans.get(CLAIM_SPANS, []) if span._.claim is not None]
     return sorted(found, key=lambda c: (c.start, c.end))
 

@@ -13,12 +13,18 @@ from spacy.tokens import Doc
 
 from .. import reference
 from ..claims import CLAIM_SPANS
+from .layout import layout
 
 QUOTES = re.compile(r"[\"\u201c]([^\"\u201c\u201d\n]{1,600})[\"\u201d]")
 
 
-def _phrases(words) -> list[tuple[str, ...]]:
-    return sorted((tuple(w.lower().split()) for w in words), key=len, reverse=True)
+def _phrases(words) -> dict[str, list[tuple[str, ...]]]:
+    """Cue phrases indexed by their first word."""
+    index: dict[str, list[tuple[str, ...]]] = {}
+    for w in words:
+        cue = tuple(w.lower().split())
+        index.setdefault(cue[0], []).append(cue)
+    return index
 
 
 @Language.factory("auditor_context", assigns=["doc.spans"])
@@ -39,14 +45,16 @@ class AssertionContext:
         spans = doc.spans.get(CLAIM_SPANS, [])
         if not spans:
             return doc
-        quoted = [m.span(1) for m in QUOTES.finditer(doc.text)]
+        lay = layout(doc)
+        quoted = [m.span(1) for m in QUOTES.finditer(lay.text)]
         for span in spans:
             claim = span._.claim
             if claim is None:
                 continue
-            window = self._window(span)
+            window = self._window(span, lay.sentence_token_start(span.start))
             claim.hedges = self._find(window, self.hedges)
-            if claim.bound and tuple(claim.bound.split()) in self.hedges and claim.bound not in claim.hedges:
+            bound = tuple(claim.bound.split())
+            if bound and bound in self.hedges.get(bound[0], ()) and claim.bound not in claim.hedges:
                 claim.hedges.append(claim.bound)
             claim.negated = bool(self._find(window, self.negation))
             claim.conditional = bool(self._find(window, self.conditional))
@@ -54,10 +62,9 @@ class AssertionContext:
                 claim.scope = "quote"
         return doc
 
-    def _window(self, span) -> list[str]:
+    def _window(self, span, sent_start: int) -> list[str]:
         """Lower-cased tokens before the claim, back to the sentence start, a terminator or max_scope."""
         doc = span.doc
-        sent_start = span.sent.start
         words: list[str] = []
         i = span.start - 1
         while i >= sent_start and len(words) < self.max_scope:
@@ -70,10 +77,10 @@ class AssertionContext:
         return list(reversed(words))
 
     @staticmethod
-    def _find(words: list[str], cues: list[tuple[str, ...]]) -> list[str]:
+    def _find(words: list[str], cues: dict[str, list[tuple[str, ...]]]) -> list[str]:
         found = []
-        for cue in cues:
-            n = len(cue)
-            if any(tuple(words[i:i + n]) == cue for i in range(len(words) - n + 1)):
-                found.append(" ".join(cue))
+        for i, word in enumerate(words):
+            for cue in cues.get(word, ()):
+                if tuple(words[i:i + len(cue)]) == cue and " ".join(cue) not in found:
+                    found.append(" ".join(cue))
         return found

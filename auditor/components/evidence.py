@@ -54,15 +54,14 @@ class EvidenceAttribution:
         if not spans:
             return doc
         lay = layout(doc)
-        text = doc.text
-        references = _reference_entries(text)
+        references = _reference_entries(lay.text)
         page_host = doc.user_data.get("page_host", "")
         by_sentence: dict[int, tuple[str, str]] = {}
         for span in spans:
             claim = span._.claim
             if claim is None:
                 continue
-            label, cue = self._sentence_label(doc, claim.sentence_start, claim.sentence_end, page_host, by_sentence)
+            label, cue = self._sentence_label(doc, lay, claim.sentence_start, claim.sentence_end, page_host, by_sentence)
             if self.cues.back_reference.search(claim.sentence):
                 inherited = self._from_paragraph(doc, lay, claim.sentence_start, page_host, by_sentence)
                 if inherited[0] != "none" and (label == "none" or LABELS.index(inherited[0]) < LABELS.index(label)):
@@ -72,9 +71,9 @@ class EvidenceAttribution:
             claim.evidence, claim.evidence_text = label, cue[:300]
         return doc
 
-    def _sentence_label(self, doc, start, end, page_host, cache) -> tuple[str, str]:
+    def _sentence_label(self, doc, lay, start, end, page_host, cache) -> tuple[str, str]:
         if start not in cache:
-            label, cue = self.cues.label(doc.text[start:end])
+            label, cue = self.cues.label(lay.text[start:end])
             link = _external_link(doc, start, end, page_host)
             if link and label != "cited":
                 label, cue = "cited", link
@@ -86,7 +85,7 @@ class EvidenceAttribution:
         block = lay.block(sentence_start)
         earlier = [s for s in lay.sentences if s[0] < sentence_start and (block is None or s[0] >= block.start)]
         for s, e in reversed(earlier[-LOOK_BACK_SENTENCES:]):
-            label, cue = self._sentence_label(doc, s, e, page_host, cache)
+            label, cue = self._sentence_label(doc, lay, s, e, page_host, cache)
             if label in ("cited", "study"):
                 return label, cue
         return "none", ""

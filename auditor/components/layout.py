@@ -11,6 +11,7 @@ from functools import lru_cache
 from spacy.tokens import Doc
 
 from .. import reference
+from .segmenter import page_text
 
 KEY = "auditor_layout"
 SHORT_LINE = re.compile(r"^[^\n]{1,60}$", re.M)
@@ -18,9 +19,11 @@ SHORT_LINE = re.compile(r"^[^\n]{1,60}$", re.M)
 
 class Layout:
     def __init__(self, doc: Doc):
-        self.text = doc.text
-        self.sentences = [(s.start_char, s.end_char) for s in doc.sents]
+        self.text = page_text(doc)
+        sents = list(doc.sents)
+        self.sentences = [(s.start_char, s.end_char) for s in sents]
         self._sent_starts = [s for s, _ in self.sentences]
+        self._sent_token_starts = [s.start for s in sents]
         blocks = doc._.blocks or []
         self.blocks = sorted(blocks, key=lambda b: b.start)
         self._block_starts = [b.start for b in self.blocks]
@@ -61,6 +64,11 @@ class Layout:
         while start < end and self.text[start].isspace():
             start += 1
         return start, end
+
+    def sentence_token_start(self, token_index: int) -> int:
+        """Index of the first token of the sentence holding token_index."""
+        i = bisect_right(self._sent_token_starts, token_index) - 1
+        return self._sent_token_starts[i] if i >= 0 else 0
 
     def block(self, offset: int):
         i = bisect_right(self._block_starts, offset) - 1

@@ -18,6 +18,7 @@ from .. import reference
 from ..claims import CLAIM_SPANS, Claim
 from .layout import layout
 from .quantities import Quantity, find_quantities, grammar
+from .segmenter import page_text
 
 # the measure family a unit implies
 UNIT_CATEGORY = {
@@ -58,7 +59,7 @@ class NumericClaims:
         self.not_claims = NotClaims(reference.lexicon("not_claims"))
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = page_text(doc)
         quantities = find_quantities(text)
         if not quantities:
             doc.spans.setdefault(CLAIM_SPANS, [])

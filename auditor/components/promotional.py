@@ -73,7 +73,7 @@ class PromotionalClaims:
         spans = list(doc.spans.get(CLAIM_SPANS, []))
         for span in filter_spans(found):
             category = span.label_
-            if self._weakened(span, category):
+            if self._weakened(span, category, lay.sentence_token_start(span.start)):
                 continue
             block = lay.block(span.start_char)
             scope = lay.scope(span.start_char)
@@ -88,7 +88,7 @@ class PromotionalClaims:
             s, e = lay.sentence(span.start_char)
             span._.claim = Claim(
                 kind="promotional", category=category, text=span.text, start=span.start_char,
-                end=span.end_char, sentence=doc.text[s:e], sentence_start=s, sentence_end=e,
+                end=span.end_char, sentence=lay.text[s:e], sentence_start=s, sentence_end=e,
                 pattern=span.id_ or "", heading=lay.heading(span.start_char),
                 block_kind=block.kind if block else "", scope=scope,
                 occurrences=[[span.start_char, span.end_char]])
@@ -97,11 +97,10 @@ class PromotionalClaims:
         doc.spans[CLAIM_SPANS] = spans
         return doc
 
-    def _weakened(self, span: Span, category: str) -> bool:
+    def _weakened(self, span: Span, category: str, sent_start: int) -> bool:
         """A hedge ("may help") or negation ("no cure", "not guaranteed") just before the phrase."""
         doc = span.doc
         i = span.start - 1
-        sent_start = span.sent.start if doc.has_annotation("SENT_START") else 0
         while i >= max(sent_start, span.start - LOOK_BACK):
             word = doc[i].lower_
             if word in self.terminators:

@@ -2,28 +2,51 @@
 
 Headings, bullets and table cells reach the pipeline as separate lines, so a sentence never runs
 from a heading into the paragraph under it. Works in a blank pipeline and before a trained parser.
+Boundaries are found with two linear regular expressions on the text and written in one array
+operation (setting ``token.is_sent_start`` token by token costs more than tokenising).
 """
 from __future__ import annotations
 
+import re
+
+import numpy
+from spacy.attrs import IDX, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 
-END_PUNCT = frozenset({".", "!", "?", "...", "\u2026", "!!", "??", "?!"})
-CLOSERS = frozenset({'"', "'", ")", "]", "\u201d", "\u2019"})
+# the first character after a line break
+AFTER_LINE_BREAK = re.compile(r"\n[\s]{0,200}+(?=\S)")
+# the first character after end punctuation (and closing quotes or brackets) and a space
+AFTER_END_PUNCT = re.compile(r"[.!?\u2026]{1,10}+[\"')\]\u201d\u2019]{0,3}+[ \t\u00a0]{1,50}+(?=\S)")
+CONTINUES = re.compile(r"[a-z,;:)\]\-\u2013\u2014]")  # "e.g. the", "approx. an inch": not a new sentence
+
+
+def page_text(doc: Doc) -> str:
+    """The Doc's text, read once (``Doc.text`` is rebuilt from the tokens on every access)."""
+    text = doc.user_data.get("text")
+    if text is None:
+        text = doc.user_data["text"] = doc.text
+    return text
+
+
+def sentence_start_chars(text: str) -> list[int]:
+    starts = [m.end() for m in AFTER_LINE_BREAK.finditer(text)]
+    starts += [m.end() for m in AFTER_END_PUNCT.finditer(text) if not CONTINUES.match(text, m.end())]
+    return starts
 
 
 @Language.component("auditor_sentences", assigns=["token.is_sent_start"])
 def set_sentence_starts(doc: Doc) -> Doc:
-    pending = ""  # "line" after a line break, "punct" after end punctuation
-    for i, token in enumerate(doc):
-        starts = i == 0
-        if pending and not token.is_space and token.text not in CLOSERS:
-            # "e.g. the", "approx. an inch": a lower-case word after a full stop continues the sentence
-            starts = pending == "line" or not (token.text[:1].islower() or token.is_punct)
-            pending = ""
-        token.is_sent_start = starts
-        if "\n" in token.text or "\n" in token.whitespace_:
-            pending = "line"
-        elif token.text in END_PUNCT and pending != "line":
-            pending = "punct"
+    if not len(doc):
+        return doc
+    idx = doc.to_array([IDX]).reshape(-1)
+    flags = numpy.full(len(doc), -1, dtype="int32")  # -1: not a start, 1: a start
+    flags[0] = 1
+    chars = numpy.asarray(sentence_start_chars(page_text(doc)), dtype=idx.dtype)
+    if len(chars):
+        at = numpy.searchsorted(idx, chars)
+        at = at[at < len(doc)]
+        at = at[numpy.isin(idx[at], chars)]  # only where a token starts exactly there
+        flags[at] = 1
+    doc.from_array([SENT_START], flags.reshape(-1, 1).astype("uint64"))
     return doc
