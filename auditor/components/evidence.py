@@ -54,7 +54,7 @@ class EvidenceAttribution:
         if not spans:
             return doc
         lay = layout(doc)
-        references = _reference_entries(lay.text)
+        references = None  # the page's numbered reference list, read when a marker needs it
         page_host = doc.user_data.get("page_host", "")
         by_sentence: dict[int, tuple[str, str]] = {}
         for span in spans:
@@ -66,8 +66,10 @@ class EvidenceAttribution:
                 inherited = self._from_paragraph(doc, lay, claim.sentence_start, page_host, by_sentence)
                 if inherited[0] != "none" and (label == "none" or LABELS.index(inherited[0]) < LABELS.index(label)):
                     label, cue = inherited
-            if label == "cited" and references:
-                cue = references.get(_marker_number(cue), cue)
+            marker = _marker_number(cue) if label == "cited" else ""
+            if marker:
+                references = _reference_entries(lay.text) if references is None else references
+                cue = references.get(marker, cue)
             claim.evidence, claim.evidence_text = label, cue[:300]
         return doc
 

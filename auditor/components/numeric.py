@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import numpy
+from spacy.attrs import IDX, LIKE_NUM, LOWER
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from .. import reference
 from ..claims import CLAIM_SPANS, Claim
 from .layout import layout
-from .quantities import Quantity, find_quantities, grammar
+from .quantities import WORDS_BEFORE, Quantity, find_quantities, grammar
 from .segmenter import page_text
 
 # the measure family a unit implies
@@ -57,20 +59,24 @@ class NumericClaims:
     def __init__(self, include_comments: bool = False):
         self.include_comments = include_comments
         self.not_claims = NotClaims(reference.lexicon("not_claims"))
+        lexicon = reference.lexicon("quantities")
+        words = list(lexicon["number_words"]) + list(lexicon["fractions"]) + list(lexicon["scales"])
+        self.number_hashes = _hashes(w for phrase in words for w in phrase.split())
+        self.article_hashes = _hashes(["a", "an"])
+        self.bound_hashes = _hashes(b.split()[-1] for kind in lexicon["bounds"].values() for b in kind)
 
     def __call__(self, doc: Doc) -> Doc:
         text = page_text(doc)
-        quantities = find_quantities(text)
+        quantities = find_quantities(text, self._candidates(doc))
         if not quantities:
             doc.spans.setdefault(CLAIM_SPANS, [])
             return doc
         lay = layout(doc)
-        excluded = [m.span() for m in self.not_claims.spans.finditer(text)] if quantities else []
         folded = _normalised(text)
         kept: list[tuple[Quantity, tuple[int, int]]] = []
         for q in quantities:
             sent = lay.sentence(q.start)
-            if self._is_furniture(q, text, sent, excluded, folded):
+            if self._is_furniture(q, text, sent, folded):
                 continue
             kept.append((q, sent))
         kept = self._read_periods(kept, text)
@@ -94,9 +100,24 @@ class NumericClaims:
         doc.spans[CLAIM_SPANS] = spans
         return doc
 
-    def _is_furniture(self, q: Quantity, text: str, sent: tuple[int, int], excluded, folded: str) -> bool:
-        if any(s < q.end and q.start < e for s, e in excluded):
-            return True
+    def _candidates(self, doc: Doc) -> list[int]:
+        """Character offsets of tokens a quantity can start from: numbers, fraction words, "a"/"an" after a bound."""
+        if not len(doc):
+            return []
+        attrs = doc.to_array([LIKE_NUM, LOWER, IDX])
+        like_num, lower, idx = attrs[:, 0], attrs[:, 1], attrs[:, 2]
+        hit = (like_num == 1) | numpy.isin(lower, self.number_hashes)
+        hit[1:] |= numpy.isin(lower[1:], self.article_hashes) & numpy.isin(lower[:-1], self.bound_hashes)
+        at = numpy.flatnonzero(hit)
+        # a quantity may start a few words before its number ("more than 90%", "between 6 and 12")
+        spread = numpy.concatenate([numpy.maximum(at - k, 0) for k in range(WORDS_BEFORE + 1)])
+        return idx[numpy.unique(spread)].tolist()
+
+    def _is_furniture(self, q: Quantity, text: str, sent: tuple[int, int], folded: str) -> bool:
+        lo = max(0, q.start - WINDOW)
+        for m in self.not_claims.spans.finditer(text, lo, min(len(text), q.end + WINDOW)):
+            if m.start() < q.end and q.start < m.end():
+                return True
         if self.not_claims.after.search(text[q.end:q.end + WINDOW]):
             return True
         if self.not_claims.before.search(text[max(0, q.start - WINDOW):q.start]):
@@ -146,6 +167,11 @@ class NumericClaims:
                 continue
             out.append((q, sent, ""))
         return out
+
+
+def _hashes(words) -> numpy.ndarray:
+    from spacy.strings import hash_string
+    return numpy.array(sorted({hash_string(w.lower()) for w in words}), dtype="uint64")
 
 
 def _normalised(s: str) -> str:

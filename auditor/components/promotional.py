@@ -7,6 +7,8 @@ with a count.
 """
 from __future__ import annotations
 
+import numpy
+from spacy.attrs import LOWER
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
@@ -48,9 +50,16 @@ class PromotionalClaims:
             self.phrases.add(category, list(nlp.tokenizer.pipe(phrases)))
         self.matcher = Matcher(nlp.vocab)
         self.pattern_label = {}
-        for row in load_patterns():
+        patterns = load_patterns()
+        for row in patterns:
             self.matcher.add(row["id"], [row["pattern"]])
             self.pattern_label[row["id"]] = row["label"]
+        # the Matcher costs time on every token: run it only near tokens that can start a pattern
+        first_words = [_first_words(row["pattern"]) for row in patterns]
+        self.match_everywhere = any(words is None for words in first_words)
+        self.trigger_hashes = numpy.array(sorted({nlp.vocab.strings.add(w) for words in first_words if words
+                                                  for w in words}), dtype="uint64")
+        self.max_pattern_length = max((len(row["pattern"]) for row in patterns), default=1)
         context = reference.lexicon("context")
         self.weakening = {w.lower() for w in context["weakening_hedges"]}
         self.negation = {w.lower() for w in context["negation"] if " " not in w}
@@ -62,7 +71,7 @@ class PromotionalClaims:
         for match_id, start, end in self.phrases(doc):
             label = vocab[match_id]
             found.append(_span(doc, start, end, label, f"lexicon.{label}"))
-        for match_id, start, end in self.matcher(doc):
+        for match_id, start, end in self._pattern_matches(doc):
             key = vocab[match_id]
             found.append(_span(doc, start, end, self.pattern_label[key], key))
         if not found:
@@ -97,6 +106,24 @@ class PromotionalClaims:
         doc.spans[CLAIM_SPANS] = spans
         return doc
 
+    def _pattern_matches(self, doc: Doc):
+        """Matcher hits, looked for only in windows that start at a possible first word."""
+        if self.match_everywhere:
+            yield from self.matcher(doc)
+            return
+        lower = doc.to_array([LOWER]).reshape(-1)
+        starts = numpy.flatnonzero(numpy.isin(lower, self.trigger_hashes))
+        window_start = window_end = -1
+        for i in starts.tolist() + [None]:
+            if i is not None and i <= window_end:
+                window_end = min(i + self.max_pattern_length, len(doc))
+                continue
+            if window_end > window_start >= 0:
+                for match_id, s, e in self.matcher(doc[window_start:window_end]):
+                    yield match_id, s + window_start, e + window_start
+            if i is not None:
+                window_start, window_end = i, min(i + self.max_pattern_length, len(doc))
+
     def _weakened(self, span: Span, category: str, sent_start: int) -> bool:
         """A hedge ("may help") or negation ("no cure", "not guaranteed") just before the phrase."""
         doc = span.doc
@@ -117,3 +144,16 @@ def _span(doc: Doc, start: int, end: int, label: str, pattern_id: str) -> Span:
     span = Span(doc, start, end, label=label)
     span.id_ = pattern_id
     return span
+
+
+def _first_words(pattern: list[dict]) -> list[str] | None:
+    """Lower-case words the pattern's first token must be, or None when it can be anything."""
+    spec = pattern[0] if pattern else {}
+    if spec.get("OP") in ("?", "*"):
+        return None
+    value = spec.get("LOWER")
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict) and list(value) == ["IN"]:
+        return [str(v) for v in value["IN"]]
+    return None

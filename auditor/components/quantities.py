@@ -100,6 +100,9 @@ class Grammar:
             rf"(?:{OPT_SP}(?P<after>{after})(?![\w]))?",
             re.I,
         )
+        # where a quantity can be: a digit, a number or fraction word, or a bound before "a"/"an";
+        # the full grammar only runs in windows around these
+        self.candidates = re.compile(rf"\d|\b(?:{num_w}|{frac}|(?:{bounds}){SP}an?)\b", re.I)
 
     # -- reading values --------------------------------------------------------------------
     def value_of(self, text: str) -> float | None:
@@ -214,12 +217,38 @@ def grammar() -> Grammar:
     return Grammar(reference.lexicon("quantities"))
 
 
-def find_quantities(text: str) -> list[Quantity]:
-    """Every quantity in text with a unit we can read (no furniture filtering here)."""
+WORDS_BEFORE = 3  # a quantity can start this many words before its number ("more than", "between")
+WORD = re.compile(r"\S{1,40}")
+
+
+def find_quantities(text: str, starts: list[int] | None = None) -> list[Quantity]:
+    """Every quantity in text with a unit we can read (no furniture filtering here).
+
+    The grammar is tried only where a quantity can start: at a number, a fraction word or an article
+    after a bound, and at the few words before it. ``starts`` gives those offsets when the caller
+    already knows them (the numeric component reads them off the tokens).
+    """
     g = grammar()
-    out = []
-    for m in g.regex.finditer(text):
+    out: list[Quantity] = []
+    last_end = 0
+    for start in sorted(set(candidate_starts(text) if starts is None else starts)):
+        if start < last_end:
+            continue
+        m = g.regex.match(text, start)
+        if m is None or m.end() == start:
+            continue
         q = g.parse(m)
         if q is not None:
             out.append(q)
+            last_end = m.end()
     return out
+
+
+def candidate_starts(text: str) -> list[int]:
+    starts = []
+    for m in grammar().candidates.finditer(text):
+        starts.append(m.start())
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        before = [w.start() for w in WORD.finditer(text, max(line_start, m.start() - 40), m.start())]
+        starts.extend(before[-WORDS_BEFORE:])
+    return starts
