@@ -37,6 +37,8 @@ def load_rules(options: AuditOptions) -> Registry:
 class Auditor:
     def __init__(self, options: AuditOptions | None = None):
         self.options = (options or AuditOptions()).validate()
+        from .reference import set_overlays
+        set_overlays(self.options.lexicon_files)  # the user's lexicon terms, before the pipeline reads them
         self.nlp = load_pipeline(self.options.model, self.options.include_comments)
         self.registry = load_rules(self.options)
 
@@ -53,7 +55,7 @@ class Auditor:
         record.update(status="audited", error_code="", error="", claims=len(claims), findings=len(findings),
                       version=__version__)
         text = {"page": page.id, "text": page.text,
-                "blocks": [[b.start, b.end, b.kind, b.level] for b in page.blocks],
-                "links": [[link.start, link.end, link.href] for link in page.links]}
+                "blocks": [{"start": b.start, "end": b.end, "kind": b.kind, "level": b.level} for b in page.blocks],
+                "links": [{"start": k.start, "end": k.end, "href": k.href} for k in page.links]}
         return PageResult(page=record, claims=[c.as_record(page) for c in claims],
                           findings=[f.as_record() for f in findings], text=text)
