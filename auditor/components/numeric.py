@@ -9,6 +9,7 @@ qualifies ("25 to 30 percent of patients within 10 years"), and writes the rest 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import replace
 
 import numpy
@@ -72,11 +73,13 @@ class NumericClaims:
             doc.spans.setdefault(CLAIM_SPANS, [])
             return doc
         lay = layout(doc)
-        folded = _normalised(text)
+        # a quantity in a keyword phrase said again and again: count each quantity's surrounding words
+        phrases = [_phrase_around(q, text) for q in quantities]
+        repeats = Counter(p for p in phrases if p)
         kept: list[tuple[Quantity, tuple[int, int]]] = []
-        for q in quantities:
+        for q, phrase in zip(quantities, phrases):
             sent = lay.sentence(q.start)
-            if self._is_furniture(q, text, sent, folded):
+            if self._is_furniture(q, text, sent) or (phrase and repeats[phrase] >= self.not_claims.furniture_repeats):
                 continue
             kept.append((q, sent))
         kept = self._read_periods(kept, text)
@@ -113,7 +116,7 @@ class NumericClaims:
         spread = numpy.concatenate([numpy.maximum(at - k, 0) for k in range(WORDS_BEFORE + 1)])
         return idx[numpy.unique(spread)].tolist()
 
-    def _is_furniture(self, q: Quantity, text: str, sent: tuple[int, int], folded: str) -> bool:
+    def _is_furniture(self, q: Quantity, text: str, sent: tuple[int, int]) -> bool:
         lo = max(0, q.start - WINDOW)
         for m in self.not_claims.spans.finditer(text, lo, min(len(text), q.end + WINDOW)):
             if m.start() < q.end and q.start < m.end():
@@ -127,16 +130,7 @@ class NumericClaims:
             return True
         if q.unit in ("people", "patients", "sessions") and q.low == 1 and q.high == 1 and not q.bound:
             return True  # "one patient", "a session": a count of one asserts nothing
-        return self._is_repeated_phrase(q, text, folded)
-
-    def _is_repeated_phrase(self, q: Quantity, text: str, folded: str) -> bool:
-        """A keyword phrase said again and again ("neck pain 2 years after cervical fusion")."""
-        before = text[max(0, q.start - WINDOW):q.start].split()[-2:]
-        after = text[q.end:q.end + WINDOW].split()[:3]
-        if len(before) + len(after) < 4:
-            return False
-        phrase = _normalised(" ".join(before + [text[q.start:q.end]] + after))
-        return folded.count(phrase) >= self.not_claims.furniture_repeats
+        return False
 
     @staticmethod
     def _read_periods(kept, text):
@@ -167,6 +161,15 @@ class NumericClaims:
                 continue
             out.append((q, sent, ""))
         return out
+
+
+def _phrase_around(q: Quantity, text: str) -> str:
+    """The quantity with two words before and three after, normalised ("neck pain 2 years after cervical fusion")."""
+    before = text[max(0, q.start - WINDOW):q.start].split()[-2:]
+    after = text[q.end:q.end + WINDOW].split()[:3]
+    if len(before) + len(after) < 4:
+        return ""
+    return _normalised(" ".join(before + [text[q.start:q.end]] + after))
 
 
 def _hashes(words) -> numpy.ndarray:

@@ -18,6 +18,7 @@ from spacy.tokens import Doc
 AFTER_LINE_BREAK = re.compile(r"\n[\s]{0,200}+(?=\S)")
 # the first character after end punctuation (and closing quotes or brackets) and a space
 AFTER_END_PUNCT = re.compile(r"[.!?\u2026]{1,10}+[\"')\]\u201d\u2019]{0,3}+[ \t\u00a0]{1,50}+(?=\S)")
+MAX_SENTENCE_TOKENS = 200  # a "sentence" longer than this (a page that is one long line) is cut
 CONTINUES = re.compile(r"[a-z,;:)\]\-\u2013\u2014]")  # "e.g. the", "approx. an inch": not a new sentence
 
 
@@ -48,5 +49,10 @@ def set_sentence_starts(doc: Doc) -> Doc:
         at = at[at < len(doc)]
         at = at[numpy.isin(idx[at], chars)]  # only where a token starts exactly there
         flags[at] = 1
+    starts = numpy.flatnonzero(flags == 1)
+    gaps = numpy.diff(numpy.append(starts, len(doc)))
+    for start, length in zip(starts.tolist(), gaps.tolist()):
+        if length > MAX_SENTENCE_TOKENS:
+            flags[start + MAX_SENTENCE_TOKENS: start + length: MAX_SENTENCE_TOKENS] = 1
     doc.from_array([SENT_START], flags.reshape(-1, 1).astype("uint64"))
     return doc

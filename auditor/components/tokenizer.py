@@ -1,0 +1,55 @@
+"""A tokenizer guard for hostile text.
+
+spaCy splits prefixes and suffixes off a whitespace-free run one at a time, which is quadratic in the
+run's length ("%%%%…" 20,000 long takes minutes). Runs longer than ``MAX_RUN`` characters are cut
+into plain tokens of that length; everything else goes to the pipeline's own tokenizer. The Doc's
+text is always exactly the input text, so offsets are unchanged.
+"""
+from __future__ import annotations
+
+import re
+
+from spacy.tokens import Doc
+
+MAX_RUN = 100  # no real word is longer; URLs may be, and nothing is claimed inside them
+LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}+")
+
+
+class GuardedTokenizer:
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.vocab = tokenizer.vocab
+
+    def __call__(self, text: str) -> Doc:
+        if not LONG_RUN.search(text):
+            return self.tokenizer(text)
+        docs, pos = [], 0
+        for m in LONG_RUN.finditer(text):
+            if m.start() > pos:
+                docs.append(self.tokenizer(text[pos:m.start()]))
+            run = m.group(0)
+            words = [run[i:i + MAX_RUN] for i in range(0, len(run), MAX_RUN)]
+            docs.append(Doc(self.vocab, words=words, spaces=[False] * len(words)))
+            pos = m.end()
+        if pos < len(text):
+            docs.append(self.tokenizer(text[pos:]))
+        return Doc.from_docs(docs, ensure_whitespace=False)
+
+    def pipe(self, texts, batch_size: int = 1000):
+        for text in texts:
+            yield self(text)
+
+    # serialisation goes to the wrapped tokenizer, so a pipeline saved with the guard loads without it
+    def to_bytes(self, **kwargs):
+        return self.tokenizer.to_bytes(**kwargs)
+
+    def from_bytes(self, data, **kwargs):
+        self.tokenizer.from_bytes(data, **kwargs)
+        return self
+
+    def to_disk(self, path, **kwargs):
+        self.tokenizer.to_disk(path, **kwargs)
+
+    def from_disk(self, path, **kwargs):
+        self.tokenizer.from_disk(path, **kwargs)
+        return self
