@@ -88,3 +88,39 @@ def test_a_sentence_pointing_back_inherits_the_study(claims_of):
 def test_hedges_and_negation_are_recorded(claims_of):
     [c] = [c for c in claims_of("Patients may typically need 4 to 6 weeks.") if c.kind == "numeric"]
     assert {"may", "typically"} <= set(c.hedges)
+
+
+def test_a_link_in_the_sentence_is_a_citation(auditor):
+    from auditor.ingest import read_html
+    html = ("<html><body><article><h1>TMS for depression</h1><p>In one trial, 58% of patients responded "
+            "(<a href='https://pubmed.ncbi.nlm.nih.gov/22689344/'>Carpenter 2012</a>).</p>"
+            "<p>Most patients respond within 4 weeks (<a href='/contact'>ask us</a>).</p></article></body></html>")
+    page = read_html(html, "p", url="https://clinic.example/tms")
+    claims = {c.text: c for c in auditor.claims(page)}
+    assert claims["58%"].evidence == "cited"
+    assert "pubmed.ncbi.nlm.nih.gov/22689344" in claims["58%"].evidence_text or "Carpenter" in claims["58%"].evidence_text
+    assert claims["within 4 weeks"].evidence == "none"  # a link to the clinic's own contact page is no source
+
+
+def test_testimonials_and_quotes_are_not_the_providers_voice(claims_of):
+    text = ("Our results\nPatients recover in 2 weeks.\n\nPatient Testimonials\n"
+            "I was pain free after 3 sessions!\n\nAbout us\n"
+            'The journal wrote: "TMS helps 50% of patients", and we agree.\n')
+    from auditor.audit import Auditor
+    from auditor.page import Block, Page
+    headings = {"Our results", "Patient Testimonials", "About us"}
+    blocks, pos = [], 0
+    for line in text.split("\n"):
+        if line:
+            blocks.append(Block(pos, pos + len(line), "heading" if line in headings else "paragraph",
+                                2 if line in headings else 0))
+        pos += len(line) + 1
+    claims = {c.text: c.scope for c in Auditor().claims(Page(id="t", text=text, blocks=blocks))}
+    assert claims["2 weeks"] == "provider"
+    assert claims["3 sessions"] == "testimonial" and claims["pain free"] == "testimonial"
+    assert claims["50%"] == "quote"
+
+
+def test_conditionals_are_recorded(claims_of):
+    [c] = [c for c in claims_of("If you smoke, healing takes 6 to 12 months.") if c.kind == "numeric"]
+    assert c.conditional
