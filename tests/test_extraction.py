@@ -73,6 +73,10 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("This figure is often cited as 80%.", "vague"),
     ("Our patients report an 84% reduction in pain.", "self_reported"),
     ("Recovery takes 4 to 6 weeks.", "none"),
+    ("According to data presented to the US Food and Drug Administration, 56 percent reach 20/20.", "cited"),
+    ("Approximately 56 percent achieve 20/20 vision, according to FDA data.", "cited"),
+    ("Surveys indicate that more than 95 percent are satisfied.", "vague"),
+    ("LASIK has a 96 percent satisfaction rate. (Journal of Cataract & Refractive Surgery, Vol. 42, August 2016).", "cited"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
@@ -124,3 +128,14 @@ def test_testimonials_and_quotes_are_not_the_providers_voice(claims_of):
 def test_conditionals_are_recorded(claims_of):
     [c] = [c for c in claims_of("If you smoke, healing takes 6 to 12 months.") if c.kind == "numeric"]
     assert c.conditional
+
+
+def test_an_adjective_time_frame_is_a_qualifier_not_a_claim(claims_of):
+    claims = [c for c in claims_of("Dental implants have a 95% ten-year success rate.") if c.kind == "numeric"]
+    assert [c.text for c in claims] == ["95%"]
+    assert claims[0].qualifiers.get("time_frame") == "10 year"
+
+
+def test_abbreviations_do_not_end_sentences(claims_of):
+    [c] = [c for c in claims_of("See Smith et al. 2019 and Vol. 42 of the journal: 30% improved.") if c.kind == "numeric"]
+    assert c.sentence.startswith("See Smith")

@@ -9,6 +9,7 @@ the nearest earlier sentence of its paragraph. The cue or citation found is kept
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from urllib.parse import urlsplit
 
 from spacy.language import Language
@@ -22,6 +23,7 @@ LABELS = ("cited", "study", "self_reported", "vague")  # strongest first
 REFERENCE_HEADING = re.compile(r"^\s*(?:references|sources|citations|bibliography|works cited|footnotes)\s*:?\s*$",
                                re.I | re.M)
 LOOK_BACK_SENTENCES = 3
+LIST_NUMBER = re.compile(r"[\[(]\d{1,3}[\])]$")
 
 
 class EvidenceCues:
@@ -34,7 +36,7 @@ class EvidenceCues:
         """The strongest label the sentence's own cues support, and the cue text."""
         for label in LABELS:
             for m in self.patterns[label].finditer(sentence):
-                if label == "cited" and m.start() == 0 and m.group(0)[:1] in "([":
+                if label == "cited" and m.start() == 0 and LIST_NUMBER.match(m.group(0)):
                     continue  # "(1) Rest for a week" is list numbering, not a reference marker
                 return label, m.group(0).strip()
         return "none", ""
@@ -62,6 +64,8 @@ class EvidenceAttribution:
             if claim is None:
                 continue
             label, cue = self._sentence_label(doc, lay, claim.sentence_start, claim.sentence_end, page_host, by_sentence)
+            if label == "none":  # "... satisfaction rate. (Journal of Cataract & Refractive Surgery, 2016)."
+                label, cue = self._citation_after(doc, lay, claim.sentence_end, page_host, by_sentence)
             if self.cues.back_reference.search(claim.sentence):
                 inherited = self._from_paragraph(doc, lay, claim.sentence_start, page_host, by_sentence)
                 if inherited[0] != "none" and (label == "none" or LABELS.index(inherited[0]) < LABELS.index(label)):
@@ -81,6 +85,18 @@ class EvidenceAttribution:
                 label, cue = "cited", link
             cache[start] = (label, cue)
         return cache[start]
+
+    def _citation_after(self, doc, lay, sentence_end, page_host, cache) -> tuple[str, str]:
+        """A citation standing alone in parentheses right after the claim's sentence."""
+        i = bisect_right(lay._sent_starts, sentence_end)
+        if i < len(lay.sentences):
+            s, e = lay.sentences[i]
+            following = lay.text[s:e].strip()
+            if following[:1] in "([" and len(following) <= 300 and not lay.text[sentence_end:s].count("\n"):
+                label, cue = self._sentence_label(doc, lay, s, e, page_host, cache)
+                if label == "cited":
+                    return label, cue
+        return "none", ""
 
     def _from_paragraph(self, doc, lay, sentence_start, page_host, cache) -> tuple[str, str]:
         """The evidence of the nearest earlier sentence in the same block (a study, a citation)."""

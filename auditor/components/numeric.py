@@ -32,6 +32,7 @@ UNIT_CATEGORY = {
     "pound": "amount", "kg": "amount", "calorie": "amount",
 }
 TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the first|by)\s*$", re.I)
+ADJECTIVE_DURATION = re.compile(r"\S+-(?:year|month|week|day)s?$", re.I)  # "ten-year", "5-year"
 NON_WORD = re.compile(r"[^\w%]+")
 WINDOW = 48  # characters of context read before and after a quantity
 
@@ -44,6 +45,7 @@ class NotClaims:
         self.after = re.compile("|".join(f"(?:{rx})" for rx in data["after"].values()), re.I)
         self.before = re.compile("|".join(f"(?:{rx})" for rx in data["before"].values()), re.I)
         self.sentence_words = tuple(w.lower() for w in data["sentence_words"])
+        self.time_frame_nouns = frozenset(w.lower() for w in data["time_frame_nouns"])
         self.furniture_repeats = int(data["furniture_repeats"])
 
 
@@ -130,6 +132,10 @@ class NumericClaims:
             return True
         if q.unit in ("people", "patients", "sessions") and q.low == 1 and q.high == 1 and not q.bound:
             return True  # "one patient", "a session": a count of one asserts nothing
+        if ADJECTIVE_DURATION.match(text, q.start, q.end) and q.unit in grammar().unit_days:
+            following = text[q.end:q.end + WINDOW].split()[:1]
+            if following and following[0].lower().strip(".,;:") in self.not_claims.time_frame_nouns:
+                return True  # "the ten-year success rate": a time frame, read by topics.py as a qualifier
         return False
 
     @staticmethod

@@ -8,11 +8,14 @@ operation (setting ``token.is_sent_start`` token by token costs more than tokeni
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy
 from spacy.attrs import IDX, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
+
+from .. import reference
 
 # the first character after a line break
 AFTER_LINE_BREAK = re.compile(r"\n[\s]{0,200}+(?=\S)")
@@ -30,9 +33,25 @@ def page_text(doc: Doc) -> str:
     return text
 
 
+WORD_BEFORE = re.compile(r"([\w.]{1,12})$")
+
+
+@lru_cache(maxsize=1)
+def abbreviations() -> frozenset:
+    return frozenset(a.lower() for a in reference.load_yaml(reference.path("lexicons", "abbreviations.yaml")))
+
+
 def sentence_start_chars(text: str) -> list[int]:
     starts = [m.end() for m in AFTER_LINE_BREAK.finditer(text)]
-    starts += [m.end() for m in AFTER_END_PUNCT.finditer(text) if not CONTINUES.match(text, m.end())]
+    abbrev = abbreviations()
+    for m in AFTER_END_PUNCT.finditer(text):
+        if CONTINUES.match(text, m.end()):
+            continue
+        if text[m.start()] == ".":  # "Vol. 42", "et al. 2019": an abbreviation, not the end
+            word = WORD_BEFORE.search(text, max(0, m.start() - 12), m.start())
+            if word and word.group(1).lower().lstrip(".") in abbrev:
+                continue
+        starts.append(m.end())
     return starts
 
 
