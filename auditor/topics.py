@@ -21,6 +21,7 @@ NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "five": "5", "ten": "10", 
 INFERRED_MEASURE = re.compile(r"\b([a-z]{3,20}(?:-[a-z]{3,20})?) (rate|rates|time|period|duration)\b", re.I)
 STOP_MEASURE_WORDS = {"the", "this", "that", "same", "long", "short", "high", "low", "overall", "average", "success",
                       "first", "total", "some", "most", "any", "every", "each", "such", "what", "which", "more"}
+CONDITION_MEASURES = {"prevalence", "risk_multiplier", "nonunion_risk_multiplier"}  # about a condition or risk factor
 CLAUSE_BREAK = re.compile(r"[,;:()]| (?:and|but|while|whereas|although) ", re.I)
 SUBJECT_WORDS = re.compile(r"[a-z][a-z-]{2,30}", re.I)
 TITLE_STOP = {"the", "and", "for", "with", "your", "you", "how", "what", "why", "when", "can", "does", "after",
@@ -106,15 +107,16 @@ def clause_of(claim: Claim) -> str:
 
 
 def measure_of(claim: Claim, tax: Taxonomy) -> str:
-    """The first specific measure (in taxonomy order) with a cue in the figure's clause, its sentence or
-    the heading above it; else the first generic one in the clause or sentence."""
+    """The first measure (in taxonomy order) with a cue near the figure: specific ones in its clause,
+    then its sentence; generic ones there; then specific ones in the heading above it."""
     candidates = [m for m in tax.measures if claim.category in m.categories and (not m.units or claim.unit in m.units)]
     clause = clause_of(claim)
-    for generic, texts in ((False, (clause, claim.sentence, claim.heading)), (True, (clause, claim.sentence))):
-        for text in texts:
-            for measure in candidates:
-                if measure.generic == generic and measure.cues.search(text):
-                    return measure.id
+    # specific cues in the clause and sentence, then generic ones there, then specific ones in the heading
+    for generic, text in ((False, clause), (False, claim.sentence), (True, clause), (True, claim.sentence),
+                          (False, claim.heading)):
+        for measure in candidates:
+            if measure.generic == generic and measure.cues.search(text):
+                return measure.id
     sentence = claim.sentence
     m = INFERRED_MEASURE.search(sentence)
     if m and m.group(1).lower() not in STOP_MEASURE_WORDS:
@@ -149,16 +151,21 @@ def _qualifier_value(name: str, value: str) -> str:
     return value
 
 
-def intervention_of(claim: Claim, page: Page, subject: str, tax: Taxonomy) -> str:
-    """The intervention mentioned nearest the claim in its sentence, else in its heading, else the page's."""
-    mentions = tax.intervention_in(claim.sentence)
-    mentions = [(o, i) for o, i in mentions if i != "smoking" or claim.category == "multiplier"]
-    if mentions:
-        at = claim.start - claim.sentence_start
-        return min(mentions, key=lambda m: abs(m[0] - at))[1]
-    heading = tax.intervention_in(claim.heading)
-    if heading:
-        return heading[0][1]
+def intervention_of(claim: Claim, measure: str, subject: str, tax: Taxonomy) -> str:
+    """What the claim is about: the intervention named nearest it in its sentence, else in its heading,
+    else the page's subject. A condition ("depression") stands in only for prevalence figures, risk
+    multipliers, or on pages about no intervention."""
+    at = claim.start - claim.sentence_start
+    for text, offset in ((claim.sentence, at), (claim.heading, 0)):
+        mentions = tax.intervention_in(text)
+        treatments = [m for m in mentions if m[1] not in tax.conditions]
+        conditions = [m for m in mentions if m[1] in tax.conditions]
+        if treatments and measure not in CONDITION_MEASURES:
+            return min(treatments, key=lambda m: abs(m[0] - offset))[1]
+        if conditions and (measure in CONDITION_MEASURES or subject in tax.conditions or not subject):
+            return min(conditions, key=lambda m: abs(m[0] - offset))[1]
+        if treatments:
+            return min(treatments, key=lambda m: abs(m[0] - offset))[1]
     return subject
 
 
@@ -169,7 +176,6 @@ def assign_topics(page: Page, claims: list[Claim]) -> None:
     tax = taxonomy()
     subject = page_subject(page, tax)
     for claim in claims:
-        intervention = intervention_of(claim, page, subject, tax)
         if claim.kind == "numeric":
             measure = measure_of(claim, tax)
             claim.qualifiers = qualifiers_of(claim, tax)
@@ -179,6 +185,7 @@ def assign_topics(page: Page, claims: list[Claim]) -> None:
             measure = "absolute_promise"
         else:
             measure = ""
+        intervention = intervention_of(claim, measure, subject, tax)
         claim.topic = f"{intervention}.{measure}" if intervention and measure else ""
 
 
