@@ -29,7 +29,9 @@ TITLE_STOP = {"the", "and", "for", "with", "your", "you", "how", "what", "why", 
               "pain", "treatment", "treatments", "surgery", "guide", "clinic", "center", "doctor", "years", "year",
               "best", "recovery", "expect", "benefits", "risks", "cost", "costs", "procedure", "patients", "complete",
               "everything", "know", "need", "overview", "options", "types", "faq", "faqs", "home", "services", "learn",
-              "more", "side", "effects", "results", "long", "term", "much", "does", "take", "work", "works", "near"}
+              "more", "side", "effects", "results", "long", "term", "much", "does", "take", "work", "works", "near",
+              "this", "that", "these", "those", "cheap", "simple", "easy", "natural", "amazing", "ways", "tips",
+              "which", "will", "should", "could", "top", "new", "latest", "really", "truth", "facts", "help", "helps"}
 
 
 @dataclass(frozen=True)
@@ -118,10 +120,10 @@ def measure_of(claim: Claim, tax: Taxonomy) -> str:
             if measure.generic == generic and measure.cues.search(text):
                 return measure.id
     sentence = claim.sentence
-    m = INFERRED_MEASURE.search(sentence)
-    if m and m.group(1).lower() not in STOP_MEASURE_WORDS:
+    for m in INFERRED_MEASURE.finditer(sentence):  # "relapse rates" -> relapse_rate, for a rate only
         kind = "rate" if m.group(2).lower().startswith("rate") else "time"
-        return f"{m.group(1).lower().replace('-', '_')}_{kind}"
+        if m.group(1).lower() not in STOP_MEASURE_WORDS and claim.category == ("rate" if kind == "rate" else "duration"):
+            return f"{m.group(1).lower().replace('-', '_')}_{kind}"
     return ""
 
 

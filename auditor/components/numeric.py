@@ -35,6 +35,7 @@ TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the f
 ADJECTIVE_DURATION = re.compile(r"\S+-(?:year|month|week|day)s?$", re.I)  # "ten-year", "5-year"
 NON_WORD = re.compile(r"[^\w%]+")
 WINDOW = 48  # characters of context read before and after a quantity
+TIME_FRAME_REACH = 60  # a duration this close after a rate, in its sentence, is the rate's time frame
 
 
 class NotClaims:
@@ -160,7 +161,7 @@ class NumericClaims:
         for i, (q, sent) in enumerate(kept):
             prev = out[-1] if out else None
             if (prev is not None and q.unit in time_units and prev[0].unit in ("percent", "fraction")
-                    and prev[1] == sent and q.start - prev[0].end <= 40
+                    and prev[1] == sent and q.start - prev[0].end <= TIME_FRAME_REACH
                     and (q.bound in ("within", "by") or TIME_FRAME_LINKS.search(text[prev[0].end:q.start]))):
                 frame = f"{q.high if q.high is not None else q.low:g} {q.unit}"
                 out[-1] = (prev[0], prev[1], frame)

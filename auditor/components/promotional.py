@@ -23,7 +23,7 @@ PATTERN_KEYS = {"id", "label", "pattern"}
 # categories that a preceding hedge or negation turns into advice or a denial
 WEAKENED_BY_HEDGE = {"efficacy", "comparative"}
 NEGATABLE = {"absolute_outcome", "efficacy", "superlative", "authority", "comparative", "social_proof"}
-LOOK_BACK = 4  # tokens before a phrase searched for a hedge or negation
+LOOK_BACK = 6  # tokens before a phrase searched for a hedge or negation ("none has ever been proven to cure")
 
 
 def load_patterns() -> list[dict]:

@@ -183,7 +183,9 @@ class Grammar:
         if unit is None:
             return None  # a bare number asserts nothing we can read
         if form in ("range", "list", "between", "from") and len(values) < 2:
-            return None
+            if form != "range" or not values:
+                return None
+            form = "single"  # "eighty-two" read as a range of "eighty" to "two" is one number
         return self._quantity(m, bound, after, values, unit, form)
 
     def _quantity(self, m, bound, after, values, unit, form) -> Quantity:
