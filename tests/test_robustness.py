@@ -65,11 +65,15 @@ def test_pathological_text_stays_linear(auditor, name):
     """A generous bound: the same input ten times smaller must not take more than ~30x less time."""
     big = PATHOLOGICAL[name]
     small = big[: len(big) // 10]
-    t = time.perf_counter()
-    auditor.audit_page(Page(id="small", text=small))
-    t_small = time.perf_counter() - t
-    t = time.perf_counter()
-    auditor.audit_page(Page(id="big", text=big))
-    t_big = time.perf_counter() - t
+
+    def best_time(text):  # the best of two runs: a busy machine slows a run, never speeds one up
+        times = []
+        for _ in range(2):
+            t = time.perf_counter()
+            auditor.audit_page(Page(id="p", text=text))
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    t_small, t_big = best_time(small), best_time(big)
     assert t_big < 10, f"{name}: {t_big:.1f}s for {len(big)} characters"
-    assert t_big < max(30 * t_small, 1.0), f"{name}: {t_small:.3f}s -> {t_big:.3f}s for 10x the text"
+    assert t_big < max(30 * t_small, 3.0), f"{name}: {t_small:.3f}s -> {t_big:.3f}s for 10x the text"
