@@ -856,7 +856,8 @@ def _mark_headings(text: str, paras: list[_Para]) -> list[Block]:
 
 
 def _heading_like(line: str) -> bool:
-    return (len(line) <= _HEADING_MAX_CHARS and line[-1] not in _FINAL_PUNCT
+    # a short question heads the answer under it on FAQ pages ("How long does Botox last?")
+    return (len(line) <= _HEADING_MAX_CHARS and (line[-1] not in _FINAL_PUNCT or line[-1] == "?")
             and len(line.split()) <= _HEADING_MAX_WORDS and any(c.isalpha() for c in line))
 
 
@@ -1359,6 +1360,52 @@ def find_duplicates(pages: Iterable[Page]) -> dict[str, str]:
                 if len(bucket) < _MAX_BUCKET:
                     bucket.append(index)
     return duplicates
+
+
+class DuplicateIndex:
+    """``find_duplicates`` one page at a time, for streams of pages.
+
+    ``check(page)`` returns the id of the earlier page that ``page`` repeats (same text, or nearly:
+    the same signatures and threshold as ``find_duplicates``), or None, and then remembers ``page``.
+    Checking pages in order gives the same answers as ``find_duplicates`` on the whole list, in time
+    linear in the number of pages. Memory: a 20-byte hash per page and a 504-byte MinHash signature
+    per first page.
+    """
+
+    def __init__(self) -> None:
+        self._exact: dict[bytes, str] = {}
+        self._bands: list[dict[bytes, list[int]]] = [{} for _ in range(_BANDS)]
+        self._ids: list[str] = []
+        self._sigs: list = []
+
+    def __len__(self) -> int:
+        return len(self._exact)
+
+    def check(self, page: Page) -> str | None:
+        import numpy as np
+
+        key = hashlib.sha1(" ".join(page.text.split()).encode("utf-8", "surrogatepass")).digest()
+        if key in self._exact:
+            return self._exact[key]
+        sig = _minhash(page.text)
+        match = None
+        if sig is not None:
+            keys = [sig[i * _ROWS:(i + 1) * _ROWS].tobytes() for i in range(_BANDS)]
+            candidates = sorted({j for band, k in zip(self._bands, keys) for j in band.get(k, ())})
+            if candidates:
+                same = np.count_nonzero(np.stack([self._sigs[j] for j in candidates]) == sig, axis=1)
+                hits = np.flatnonzero(same >= NEAR_DUPLICATE_THRESHOLD * _PERMUTATIONS)
+                match = self._ids[candidates[hits[0]]] if len(hits) else None
+        self._exact[key] = match or page.id
+        if match is None and sig is not None:
+            index = len(self._ids)
+            self._ids.append(page.id)
+            self._sigs.append(sig)
+            for band, k in zip(self._bands, keys):
+                bucket = band.setdefault(k, [])
+                if len(bucket) < _MAX_BUCKET:
+                    bucket.append(index)
+        return match
 
 
 # =========================================================================== small helpers

@@ -90,8 +90,97 @@ def load_jsonl(file: Path | str) -> Iterator[tuple[int, dict]]:
 
 @lru_cache(maxsize=None)
 def lexicon(name: str) -> Any:
-    """A lexicon from reference/lexicons/NAME.yaml (cached; treat as read-only)."""
-    return load_yaml(path("lexicons", f"{name}.yaml"))
+    """A lexicon from reference/lexicons/NAME.yaml with the user's overlays merged in (cached; read-only)."""
+    data = load_yaml(path("lexicons", f"{name}.yaml"))
+    for file in _overlays.get(name, ()):
+        data = merge_overlay(data, load_yaml(file), file)
+    return data
+
+
+# -- the user's own lexicon terms, layered over the shipped lexicons (never copied into them) -----
+
+_overlays: dict[str, tuple[Path, ...]] = {}
+# caches built from lexicons elsewhere; cleared with lexicon()'s when the overlays change
+_DERIVED_CACHES = (("auditor.components.quantities", "grammar"), ("auditor.components.layout", "_scope_cues"))
+
+
+def lexicon_names() -> list[str]:
+    """Names of the shipped lexicons (reference/lexicons/*.yaml)."""
+    return sorted(p.stem for p in path("lexicons").glob("*.yaml"))
+
+
+def overlay_map(entries: Any) -> dict[str, tuple[Path, ...]]:
+    """{name: (file, ...)} from a mapping, or from a list of files and (name, file) pairs.
+
+    A bare file overlays the lexicon named by its stem (``house/promotional.yaml`` -> promotional).
+    """
+    if isinstance(entries, dict):
+        pairs = [(name, f) for name, files in entries.items()
+                 for f in ([files] if isinstance(files, (str, Path)) else files)]
+    else:
+        pairs = [tuple(e) if isinstance(e, (tuple, list)) else (Path(e).stem, e) for e in entries or []]
+    out: dict[str, list[Path]] = {}
+    for name, file in pairs:
+        out.setdefault(str(name), []).append(Path(file))
+    return {name: tuple(files) for name, files in out.items()}
+
+
+def set_overlays(entries: Any) -> None:
+    """Layer the user's lexicon files over the shipped ones (see :func:`overlay_map`); {} removes them.
+
+    Each overlay is checked now (the lexicon exists, the file reads, the shapes fit), so a mistake is
+    reported before any page is read.
+    """
+    global _overlays
+    wanted = overlay_map(entries)
+    if wanted == _overlays:
+        return
+    known = set(lexicon_names())
+    for name, files in wanted.items():
+        if name not in known:
+            raise RuleError(f"no shipped lexicon {name!r} to add terms to (lexicons: {', '.join(sorted(known))})",
+                            str(files[0]), code="E212")
+    _overlays = wanted
+    _clear_lexicon_caches()
+    try:
+        for name in wanted:
+            lexicon(name)
+    except Exception:
+        _overlays = {}
+        _clear_lexicon_caches()
+        raise
+
+
+def overlays() -> dict[str, tuple[Path, ...]]:
+    return dict(_overlays)
+
+
+def _clear_lexicon_caches() -> None:
+    import sys
+    lexicon.cache_clear()
+    for module, name in _DERIVED_CACHES:
+        fn = getattr(sys.modules.get(module), name, None)
+        if hasattr(fn, "cache_clear"):
+            fn.cache_clear()
+
+
+def merge_overlay(base: Any, extra: Any, file: Path | str, where: str = "") -> Any:
+    """base with extra layered on: mappings merge key by key, lists gain the new items, scalars are replaced."""
+    if extra is None:
+        return base
+    if base is None:
+        return extra
+    if isinstance(base, dict) and isinstance(extra, dict):
+        out = dict(base)
+        for key, value in extra.items():
+            out[key] = merge_overlay(base.get(key), value, file, f"{where}.{key}" if where else str(key))
+        return out
+    if isinstance(base, list) and isinstance(extra, list):
+        return base + [v for v in extra if v not in base]
+    if isinstance(base, (dict, list)) or isinstance(extra, (dict, list)):
+        want = "a mapping" if isinstance(base, dict) else "a list" if isinstance(base, list) else "a single value"
+        raise RuleError(f"{where or 'the lexicon'} must be {want}, as in the shipped lexicon", str(file), code="E213")
+    return extra
 
 
 def check_keys(row: dict, allowed: set[str], required: set[str], file: Path | str, what: str) -> None:
