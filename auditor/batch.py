@@ -15,7 +15,8 @@ How a run goes:
   ``pages.jsonl`` as soon as the page is done, in input order whatever the engine, so the run folder
   of a parallel run is the same as a sequential one;
 * at the end, the cross-source comparison (:func:`auditor.compare.compare_sources`) reads the claims
-  back from ``claims.jsonl``, its findings are added to ``findings.jsonl``, and ``topics.jsonl`` and
+  back from ``claims.jsonl`` one part at a time (whole interventions per part, so memory is bounded by
+  a part), its findings are added to ``findings.jsonl``, and ``topics.jsonl`` and
   the CSV and Parquet tables are written (each one atomically: a crash never leaves half a table).
 
 Continuing an interrupted run: run the same command again. ``run.json`` says whether the run in the
@@ -43,8 +44,10 @@ import io
 import itertools
 import json
 import os
+import shutil
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,7 +55,7 @@ from typing import Callable, Iterable, Iterator
 
 from . import __version__
 from .audit import Auditor, PageResult, load_rules
-from .compare import compare_sources
+from .compare import COMPARED_FIELDS, compare_sources, intervention_of
 from .engines import DaskEngine, Encoded, InProcess, LocalPool, Task, dumps, pipeline_settings
 from .errors import OptionsError
 from .findings import level_rank
@@ -65,6 +68,7 @@ RUN_FORMAT = 1
 MIN_POOL_PAGES = 24  # with workers=0 (automatic), fewer pages than this are audited in-process
 WINDOW_PER_SLOT = 16  # pages the writer may lag behind the next page handed out, per page in flight
 PARQUET_BATCH = 5000
+COMPARE_PART_BYTES = 64 << 20  # claims.jsonl bytes per part of the cross-source step (memory, not speed)
 
 
 @dataclass
@@ -273,11 +277,32 @@ class RunWriter:
 
     # -- the end of the run
 
-    def claims_for_comparison(self) -> list[dict]:
-        """The claims compare_sources looks at: every one of its checks starts from a claim's topic, so
-        claims without a topic are left out to keep memory down (tests/test_batch.py checks that this
-        gives the same result as all claims)."""
-        return [row for row in iter_jsonl(self.out / "claims.jsonl") if row.get("topic")]
+    def claims_for_comparison(self) -> Iterator[list[dict]]:
+        """The claims compare_sources looks at, in parts that each hold whole interventions, so memory is
+        bounded by a part, not by the run. Claims without a topic are left out and only the fields the
+        comparison reads are kept (tests/test_batch.py checks that this gives the same result). A run
+        with up to COMPARE_PART_BYTES of claims is one part; a larger one is spilled to part files by a
+        hash of the intervention."""
+        path = self.out / "claims.jsonl"
+        parts = 1 + (path.stat().st_size if path.exists() else 0) // COMPARE_PART_BYTES
+        rows = ({k: row[k] for k in COMPARED_FIELDS if k in row} for row in iter_jsonl(path) if row.get("topic"))
+        if parts == 1:
+            yield list(rows)
+            return
+        spill = self.out / ".compare"
+        shutil.rmtree(spill, ignore_errors=True)
+        spill.mkdir()
+        files = [open(spill / f"part-{n:04d}.jsonl", "wb") for n in range(parts)]
+        try:
+            for row in rows:
+                n = zlib.crc32(intervention_of(row).encode("utf-8", "surrogatepass")) % parts
+                files[n].write((dumps(row) + "\n").encode("utf-8", "surrogatepass"))
+        finally:
+            for f in files:
+                f.close()
+        for n in range(parts):
+            yield list(iter_jsonl(spill / f"part-{n:04d}.jsonl"))
+        shutil.rmtree(spill, ignore_errors=True)
 
     def drop_pages(self, page_ids: set[str]) -> None:
         """Remove the rows of these pages (pages that were in an earlier part of the run, not in the input now)."""
@@ -287,19 +312,22 @@ class RunWriter:
         for name in ("pages", "claims", "findings"):
             _filter_jsonl(self.out / f"{name}.jsonl", lambda row, n: row.get("page") not in page_ids)
 
-    def finish(self, extra_findings: list[dict], topics: list[dict], meta: dict,
+    def finish(self, compared: Iterable[tuple[list[dict], list[dict]]], meta: dict,
                summary: RunSummary | None = None) -> RunSummary:
-        """Add the cross-source findings and topics, write the CSV and Parquet tables and run.json."""
+        """Add the cross-source findings and topics (``compared``: (findings, topics) of each part of the
+        comparison, consumed as they come), write the CSV and Parquet tables and run.json."""
         self.close()
         findings = self.out / "findings.jsonl"
         meta.update(state="finishing", page_findings=sum(1 for _ in _complete_lines(findings)))
         atomic_write(self.out / "run.json", json.dumps(meta, indent=2, default=str))
-        with _atomic_file(findings, "wb") as f:
+        with _atomic_file(findings, "wb") as f, _atomic_file(self.out / "topics.jsonl", "wb") as t:
             for line in _complete_lines(findings):
                 f.write(line)
-            for row in extra_findings:
-                f.write((dumps(row) + "\n").encode("utf-8", "surrogatepass"))
-        write_jsonl(self.out / "topics.jsonl", topics)
+            for part_findings, part_topics in compared:
+                for row in part_findings:
+                    f.write((dumps(row) + "\n").encode("utf-8", "surrogatepass"))
+                for row in part_topics:
+                    t.write((dumps(row) + "\n").encode("utf-8", "surrogatepass"))
         summary = summary or RunSummary(out=self.out)
         for name, n, counts in _write_tables(self.out):
             if name == "pages":
@@ -417,8 +445,8 @@ def run_audit(paths: list[str | Path], out: Path, options: AuditOptions) -> RunS
             if bar is not None:
                 bar.close()
         writer.drop_pages({pid for key, pid in done.items() if key not in seen})
-        conflict_findings, topics = compare_sources(writer.claims_for_comparison(), registry, options)
-        writer.finish(conflict_findings, topics, meta, summary)
+        compared = (compare_sources(part, registry, options) for part in writer.claims_for_comparison())
+        writer.finish(compared, meta, summary)
     finally:
         writer.release()
     if options.report:

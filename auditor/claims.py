@@ -4,7 +4,7 @@ Span and Doc extensions are registered here, once.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from spacy.tokens import Doc, Span
 
@@ -57,5 +57,11 @@ class Claim:
         """A flat row for JSONL/CSV: the page's identity first, then the claim."""
         row = {"claim_id": f"{page.id}:{self.start}-{self.end}", "page": page.id, "source": page.source,
                "url": page.url}
-        row.update(asdict(self))
+        # A shallow copy (dataclasses.asdict deep-copies, and was a fifth of a page's audit time).
+        for name in _CLAIM_FIELDS:
+            value = getattr(self, name)
+            row[name] = value.copy() if isinstance(value, (list, dict)) else value
         return row
+
+
+_CLAIM_FIELDS = tuple(f.name for f in fields(Claim))

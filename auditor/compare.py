@@ -18,11 +18,12 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 from . import reference
 from .components.quantities import grammar
-from .findings import Finding, assign_fingerprints, claim_ref
+from .findings import CLAIM_REF_FIELDS, Finding, assign_fingerprints, claim_ref
 from .rules import Registry, Rule
 from .topics import comparison_key
 
@@ -94,6 +95,16 @@ def label_of(topic: str) -> str:
 
 # -- the comparison -------------------------------------------------------------------------------
 
+# The claim fields the comparison reads: a run's claims are read back with only these, to save memory.
+COMPARED_FIELDS = tuple(dict.fromkeys(CLAIM_REF_FIELDS + ("qualifiers", "scope", "approx")))
+
+
+def intervention_of(claim: dict) -> str:
+    """Every cross-source check compares claims about one intervention only (the topic's first part),
+    so a run's claims can be compared one intervention at a time."""
+    return (claim.get("topic") or "").split(".", 1)[0]
+
+
 def compare_sources(claims: list[dict], registry: Registry, options=None) -> tuple[list[dict], list[dict]]:
     """Cross-source findings (CNF, REF) and the topic table, from the claims of a whole run."""
     rules = {r.id: r for r in registry.active()}
@@ -107,10 +118,10 @@ def compare_sources(claims: list[dict], registry: Registry, options=None) -> tup
     for key, rows in sorted(numeric.items()):
         intervals = _intervals(rows, params)
         groups = _agreement_groups(intervals, params)
-        conflicts = _numeric_conflicts(intervals, params)
+        conflicts = _numeric_conflicts(intervals, params, int(params.get("max_findings_per_topic", 25)))
         if numeric_rule is not None:
-            for a, b in conflicts[: int(params.get("max_findings_per_topic", 25))]:
-                findings.append(_conflict_finding(numeric_rule, key, [a, b], groups))
+            for a, b in conflicts:
+                findings.append(_conflict_finding(numeric_rule, key, [a, b]))
         if len({r["source"] or r["page"] for r in rows}) >= 2:
             topics.append(_topic_row(key, intervals, groups, bool(conflicts), references))
     for rule in cnf_rules:
@@ -158,17 +169,54 @@ def _source(row: dict) -> str:
     return row.get("source") or row.get("page") or ""
 
 
-def _numeric_conflicts(intervals, params) -> list[tuple]:
-    pairs = []
-    for i, a in enumerate(intervals):
-        for b in intervals[i + 1:]:
+def _distinct(intervals) -> list[tuple[dict, Interval]]:
+    """One (first) claim per source and interval: a figure repeated on many pages of a site is one figure."""
+    seen: set = set()
+    out = []
+    for row, iv in intervals:
+        key = (_source(row), iv.lo, iv.hi, row["unit"])
+        if key not in seen:
+            seen.add(key)
+            out.append((row, iv))
+    return out
+
+
+def _extremes(intervals, order, sources_wanted: int) -> list:
+    """The intervals first in `order` until they cover `sources_wanted` sources."""
+    picked, sources = [], set()
+    for item in sorted(intervals, key=order):
+        if len(sources) >= sources_wanted:
+            break
+        picked.append(item)
+        sources.add(_source(item[0]))
+    return picked
+
+
+def _numeric_conflicts(intervals, params, limit: int) -> list[tuple]:
+    """Up to `limit` pairs of figures from different sources that disagree, widest apart first.
+
+    Only the figures with the lowest upper ends and those with the highest lower ends can be the widest
+    apart, so only those are paired (the whole topic when it has no more than limit + 1 sources):
+    linear in the figures of a topic instead of quadratic.
+    """
+    distinct = _distinct(intervals)
+    position = {id(item): n for n, item in enumerate(distinct)}
+    low_ends = _extremes(distinct, lambda item: (item[1].hi, position[id(item)]), limit + 1)
+    high_ends = _extremes(distinct, lambda item: (-item[1].lo, position[id(item)]), limit + 1)
+    pairs = {}
+    for a in low_ends:
+        for b in high_ends:
             if _source(a[0]) != _source(b[0]) and not _agree_rows(a, b, params):
-                pairs.append((a, b))
-    return pairs
+                first, second = sorted((a, b), key=lambda item: position[id(item)])
+                pairs[(id(first), id(second))] = (first, second)
+    ranked = sorted(pairs.values(), key=lambda p: (-gap(p[0][1], p[1][1]), position[id(p[0])], position[id(p[1])]))
+    return ranked[:limit]
 
 
 def _agreement_groups(intervals, params) -> list[list[str]]:
-    """Sources joined when any of their figures agree (connected components)."""
+    """Sources joined when any of their figures agree (connected components), by one sweep over the
+    figures sorted by lower end: a figure that agrees with any earlier one agrees with the earlier one
+    reaching highest (exact for intervals in one unit)."""
     parent: dict[str, str] = {}
 
     def find(s):
@@ -176,18 +224,20 @@ def _agreement_groups(intervals, params) -> list[list[str]]:
             s = parent[s]
         return s
 
-    for i, a in enumerate(intervals):
-        find(_source(a[0]))
-        for b in intervals[i + 1:]:
-            if _source(a[0]) != _source(b[0]) and _agree_rows(a, b, params):
-                parent[find(_source(a[0]))] = find(_source(b[0]))
+    reaching = None
+    for item in sorted(_distinct(intervals), key=lambda item: (item[1].lo, item[1].hi)):
+        find(_source(item[0]))
+        if reaching is not None and _agree_rows(reaching, item, params):
+            parent[find(_source(item[0]))] = find(_source(reaching[0]))
+        if reaching is None or item[1].hi > reaching[1].hi:
+            reaching = item
     groups = defaultdict(set)
     for s in parent:
         groups[find(s)].add(s)
     return sorted(sorted(g) for g in groups.values())
 
 
-def _conflict_finding(rule: Rule, key: str, pair, groups) -> Finding:
+def _conflict_finding(rule: Rule, key: str, pair) -> Finding:
     (ra, ia), (rb, ib) = pair
     distance = gap(ia, ib)
     unit = ra["unit"]
@@ -198,7 +248,7 @@ def _conflict_finding(rule: Rule, key: str, pair, groups) -> Finding:
                    rationale=rule.rationale, page="", source="", url="", claims=[claim_ref(ra), claim_ref(rb)],
                    topic=key, link=rule.source,
                    details={"key": key, "distance": distance if math.isfinite(distance) else None,
-                            "distance_unit": unit_family(unit)[0], "apart": apart, "groups": groups})
+                            "distance_unit": unit_family(unit)[0], "apart": apart})
 
 
 def _topic_row(key: str, intervals, groups, conflict: bool, references) -> dict:
@@ -234,17 +284,18 @@ def _wording_conflicts(rule: Rule, claims: list[dict]) -> list[Finding]:
             if wording:
                 by_intervention[c["topic"]][wording].append(c)
     findings = []
+    limit = int(rule.params.get("max_findings_per_topic", 25))
     for topic, wordings in sorted(by_intervention.items()):
-        for a in wordings.get("approved", []):
-            for b in wordings.get("cleared", []):
-                if _source(a) != _source(b):
-                    values = f"'{a['text']}' ({_source(a)}) against '{b['text']}' ({_source(b)})"
-                    findings.append(Finding(
-                        rule=rule.id, level=rule.level, suggestion=rule.resolve, rationale=rule.rationale,
-                        message=rule.format(sources=f"{_source(a)} and {_source(b)}", label=label_of(topic).split(":")[0],
-                                            values=values),
-                        page="", claims=[claim_ref(a), claim_ref(b)], topic=topic, link=rule.source,
-                        details={"key": topic}))
+        pairs = ((a, b) for a in wordings.get("approved", []) for b in wordings.get("cleared", [])
+                 if _source(a) != _source(b))
+        for a, b in islice(pairs, limit):
+            values = f"'{a['text']}' ({_source(a)}) against '{b['text']}' ({_source(b)})"
+            findings.append(Finding(
+                rule=rule.id, level=rule.level, suggestion=rule.resolve, rationale=rule.rationale,
+                message=rule.format(sources=f"{_source(a)} and {_source(b)}", label=label_of(topic).split(":")[0],
+                                    values=values),
+                page="", claims=[claim_ref(a), claim_ref(b)], topic=topic, link=rule.source,
+                details={"key": topic}))
     return findings
 
 
@@ -255,10 +306,16 @@ def _absolute_patterns():
 
 
 def _absolute_conflicts(rule: Rule, claims: list[dict]) -> list[Finding]:
-    measured: dict[str, list[dict]] = defaultdict(list)  # intervention -> measured claims
-    for c in claims:
+    """Per absolute promise, one finding per other source measuring what it promises away; at most
+    max_sources sources (alphabetically) and max_claims_per_source of their figures, so a crawl of a
+    thousand sites does not turn one promise into a thousand findings."""
+    max_sources = int(rule.params.get("max_sources", 5))
+    max_claims = int(rule.params.get("max_claims_per_source", 3))
+    measured: dict[tuple[str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for c in claims:  # (intervention, measure) -> source -> measured claims
         if c.get("kind") == "numeric" and c.get("topic") and c.get("scope", "provider") == "provider":
-            measured[c["topic"].split(".", 1)[0]].append(c)
+            intervention, _, measure = c["topic"].partition(".")
+            measured[(intervention, measure)][_source(c)].append(c)
     findings = []
     for promise in claims:
         if not promise.get("topic", "").endswith(".absolute_promise"):
@@ -267,17 +324,20 @@ def _absolute_conflicts(rule: Rule, claims: list[dict]) -> list[Finding]:
         contradicted = {m for pattern, measures in _absolute_patterns() if pattern.search(promise["text"])
                         for m in measures}
         by_source: dict[str, list[dict]] = defaultdict(list)
-        for c in measured.get(intervention, []):
-            if c["topic"].split(".", 1)[1] in contradicted and _source(c) != _source(promise):
-                by_source[_source(c)].append(c)
-        for source, rows in sorted(by_source.items()):
+        for measure in sorted(contradicted):
+            for source, rows in measured.get((intervention, measure), {}).items():
+                if source != _source(promise):
+                    by_source[source].extend(rows)
+        for source in sorted(by_source)[:max_sources]:
+            rows = by_source[source][:max_claims]
             values = ", ".join(f"{r['text']} ({r['topic'].split('.', 1)[1].replace('_', ' ')})" for r in rows)
             findings.append(Finding(
                 rule=rule.id, level=rule.level, suggestion=rule.resolve, rationale=rule.rationale,
                 message=rule.format(absolute_source=_source(promise), absolute_text=promise["text"], sources=source,
                                     values=values, label=intervention.replace("_", " ")),
                 page="", claims=[claim_ref(promise)] + [claim_ref(r) for r in rows], topic=promise["topic"],
-                link=rule.source, details={"key": promise["topic"], "measures": sorted(contradicted)}))
+                link=rule.source, details={"key": promise["topic"], "measures": sorted(contradicted),
+                                           "sources_measuring": len(by_source)}))
     return findings
 
 

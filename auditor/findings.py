@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
 from .claims import Claim
@@ -41,7 +41,11 @@ class Finding:
     review: dict | None = None
 
     def as_record(self) -> dict:
-        return asdict(self)
+        # Shallow: records are serialised, never mutated (dataclasses.asdict deep-copies every claim ref).
+        return {name: getattr(self, name) for name in _FINDING_FIELDS}
+
+
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 
 
 def level_rank(level: str) -> int:
@@ -50,8 +54,10 @@ def level_rank(level: str) -> int:
 
 def claim_ref(claim: Claim | dict, page=None) -> dict:
     """The compact form of a claim carried by a finding."""
-    row = claim if isinstance(claim, dict) else claim.as_record(page)
-    return {k: row.get(k) for k in CLAIM_REF_FIELDS}
+    if isinstance(claim, dict):
+        return {k: claim.get(k) for k in CLAIM_REF_FIELDS}
+    ids = {"claim_id": f"{page.id}:{claim.start}-{claim.end}", "page": page.id, "source": page.source, "url": page.url}
+    return {k: ids[k] if k in ids else getattr(claim, k) for k in CLAIM_REF_FIELDS}
 
 
 def page_key(url: str, page_id: str) -> str:

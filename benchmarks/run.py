@@ -96,9 +96,10 @@ def child_audit(corpus: str, engine: str, workers: int, ignore: list | None = No
         marks["pages_done"] = time.perf_counter()
         sampler.pages_done = True
         marks["peak_pages"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        claims = read_claims(self)
-        marks["compared_claims"] = len(claims)
-        return claims
+        marks["compared_claims"] = 0
+        for part in read_claims(self):
+            marks["compared_claims"] += len(part)
+            yield part
 
     batch.RunWriter.claims_for_comparison = claims_for_comparison
     out = tempfile.mkdtemp(prefix="auditor-bench-")

@@ -18,7 +18,7 @@ import pytest
 from auditor import batch, engines
 from auditor.audit import load_rules
 from auditor.batch import RunWriter, iter_jsonl, run_audit
-from auditor.compare import compare_sources
+from auditor.compare import compare_sources, intervention_of
 from auditor.engines import Encoded, LocalPool, Task
 from auditor.errors import AuditorError, OptionsError
 from auditor.ingest import DuplicateIndex, find_duplicates, read_text
@@ -154,12 +154,34 @@ def test_run_folder_tables(sequential):
 
 
 def test_comparison_on_claims_with_a_topic_is_the_same(sequential):
-    """RunWriter.claims_for_comparison leaves out claims without a topic: compare_sources must not need them."""
+    """RunWriter.claims_for_comparison leaves out claims without a topic and keeps only COMPARED_FIELDS:
+    compare_sources must not need the rest."""
     claims = list(iter_jsonl(sequential / "claims.jsonl"))
     assert any(not c.get("topic") for c in claims)
     o = options()
     registry = load_rules(o)
-    assert compare_sources(claims, registry, o) == compare_sources([c for c in claims if c.get("topic")], registry, o)
+    (compact,) = list(batch.RunWriter(sequential).claims_for_comparison())
+    assert len(compact) == sum(1 for c in claims if c.get("topic"))
+    assert compare_sources(claims, registry, o) == compare_sources(compact, registry, o)
+
+
+def test_comparison_in_parts_is_the_same_as_in_one(sequential, monkeypatch):
+    """A large run is compared one part (a few interventions) at a time: the same findings and topics."""
+    o = options()
+    registry = load_rules(o)
+    (whole,) = list(batch.RunWriter(sequential).claims_for_comparison())
+    monkeypatch.setattr(batch, "COMPARE_PART_BYTES", 2000)
+    parts = list(batch.RunWriter(sequential).claims_for_comparison())
+    assert len(parts) > 3 and sum(len(p) for p in parts) == len(whole)
+    assert all(len({intervention_of(c) for c in p}) < len({intervention_of(c) for c in whole}) for p in parts)
+    assert not (sequential / ".compare").exists()
+
+    def key(finding):
+        return finding["finding_id"]
+    one_findings, one_topics = compare_sources(whole, registry, o)
+    in_parts = [compare_sources(p, registry, o) for p in parts]
+    assert sorted(f for fs, _ in in_parts for f in map(key, fs)) == sorted(map(key, one_findings))
+    assert sorted((t["topic"] for _, ts in in_parts for t in ts)) == sorted(t["topic"] for t in one_topics)
 
 
 # -- continuing an interrupted run --------------------------------------------------------------

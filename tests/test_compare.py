@@ -103,3 +103,90 @@ def test_a_page_outside_the_taxonomy_still_gets_a_key():
     key = _key("Most patients go home in 2 days and recovery takes 3 weeks.", "3 weeks", 3, 3, "week", "duration",
                title="Kyphoplasty: What to Expect")
     assert key == "kyphoplasty.recovery_time"
+
+
+# -- the comparison at crawl scale: the same answer as comparing every pair, without comparing every pair
+
+from auditor.compare import _agree_rows, _agreement_groups, _numeric_conflicts, compare_sources  # noqa: E402
+
+PARAMS = {"approx_tolerance": 0.1, "unit_tolerance": 0.1, "touching_conflicts": True}
+
+
+def _row(n, source, low, high, unit="week"):
+    return {"claim_id": f"p{n}:0-1", "page": f"p{n}", "source": source, "url": "", "text": f"{low} to {high} {unit}s",
+            "sentence": "", "start": 0, "end": 1, "low": low, "high": high, "unit": unit, "bound": "",
+            "kind": "numeric", "category": "duration", "topic": "lasik.recovery_time", "qualifiers": {},
+            "scope": "provider", "approx": False, "evidence": "none", "time_frame": ""}
+
+
+def _figures(rng, sources, n):
+    rows = []
+    for i in range(n):
+        low = rng.randint(1, 20)
+        rows.append(_row(i, f"site{rng.randrange(sources)}.example", low, low + rng.randint(0, 6)))
+    return [(r, interval_of(r["low"], r["high"], r["unit"])) for r in rows]
+
+
+def _every_pair_groups(intervals):
+    parent = {}
+
+    def find(s):
+        while parent.setdefault(s, s) != s:
+            s = parent[s]
+        return s
+    for i, a in enumerate(intervals):
+        find(a[0]["source"])
+        for b in intervals[i + 1:]:
+            if a[0]["source"] != b[0]["source"] and _agree_rows(a, b, PARAMS):
+                parent[find(a[0]["source"])] = find(b[0]["source"])
+    groups = {}
+    for s in parent:
+        groups.setdefault(find(s), set()).add(s)
+    return sorted(sorted(g) for g in groups.values())
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_agreement_groups_match_comparing_every_pair(seed):
+    import random
+    intervals = _figures(random.Random(seed), sources=8, n=20)
+    assert _agreement_groups(intervals, PARAMS) == _every_pair_groups(intervals)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_conflicts_are_every_disagreeing_pair_when_sources_are_few(seed):
+    import random
+    intervals = _figures(random.Random(seed), sources=6, n=12)
+    every = {(a[0]["claim_id"], b[0]["claim_id"]) for i, a in enumerate(intervals) for b in intervals[i + 1:]
+             if a[0]["source"] != b[0]["source"] and not _agree_rows(a, b, PARAMS)}
+    found = {(a[0]["claim_id"], b[0]["claim_id"]) for a, b in _numeric_conflicts(intervals, PARAMS, limit=1000)}
+    # every disagreeing pair is found, a figure repeated by one source counting once (its first claim)
+    seen, firsts = set(), set()
+    for r, v in intervals:
+        key = (r["source"], v.lo, v.hi)
+        if key not in seen:
+            seen.add(key)
+            firsts.add(r["claim_id"])
+    assert found == {p for p in every if p[0] in firsts and p[1] in firsts}
+
+
+def test_the_widest_apart_pair_comes_first_and_the_limit_holds():
+    import random
+    intervals = _figures(random.Random(1), sources=300, n=3000)
+    conflicts = _numeric_conflicts(intervals, PARAMS, limit=25)
+    assert len(conflicts) == 25
+    widest = max(gap(a[1], b[1]) for a in intervals for b in intervals[:200] if a[0]["source"] != b[0]["source"])
+    assert gap(conflicts[0][0][1], conflicts[0][1][1]) >= widest
+    gaps = [gap(a[1], b[1]) for a, b in conflicts]
+    assert gaps == sorted(gaps, reverse=True)
+
+
+def test_an_absolute_promise_against_a_crawl_reports_a_few_sources():
+    from auditor.audit import load_rules
+    from auditor.options import AuditOptions
+    promise = {**_row(0, "promiser.example", None, None), "kind": "promotional", "text": "no recovery time",
+               "topic": "lasik.absolute_promise"}
+    measured = [_row(i, f"site{i:04d}.example", 1, 2) for i in range(1, 2001)]
+    registry = load_rules(AuditOptions(select=["CNF003"]))
+    findings, _ = compare_sources([promise] + measured, registry)
+    assert 1 <= len(findings) <= 5
+    assert findings[0]["details"]["sources_measuring"] == 2000
