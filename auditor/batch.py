@@ -68,7 +68,7 @@ RUN_FORMAT = 1
 MIN_POOL_PAGES = 24  # with workers=0 (automatic), fewer pages than this are audited in-process
 WINDOW_PER_SLOT = 16  # pages the writer may lag behind the next page handed out, per page in flight
 PARQUET_BATCH = 5000
-COMPARE_PART_BYTES = 64 << 20  # claims.jsonl bytes per part of the cross-source step (memory, not speed)
+COMPARE_PART_BYTES = 32 << 20  # claims.jsonl bytes per part of the cross-source step (memory, not speed)
 
 
 @dataclass
@@ -121,16 +121,16 @@ def duplicate_row(page: Page, duplicate_of: str) -> dict:
 
 def audit_pages(items: Iterable[Page | PageFailure], auditor: Auditor) -> Iterator[PageResult]:
     """Each page audited in turn, in this process; duplicates of an earlier page are reported, not audited."""
-    index = DuplicateIndex()
-    for item in items:
-        if isinstance(item, PageFailure):
-            yield PageResult(page=item.as_record())
-            continue
-        duplicate_of = index.check(item)
-        if duplicate_of:
-            yield PageResult(page=duplicate_row(item, duplicate_of))
-            continue
-        yield auditor.audit_page(item)
+    with DuplicateIndex() as index:
+        for item in items:
+            if isinstance(item, PageFailure):
+                yield PageResult(page=item.as_record())
+                continue
+            duplicate_of = index.check(item)
+            if duplicate_of:
+                yield PageResult(page=duplicate_row(item, duplicate_of))
+                continue
+            yield auditor.audit_page(item)
 
 
 def encode(result: PageResult, seq: int = 0) -> Encoded:
@@ -376,7 +376,11 @@ class _InOrder:
 
 def _plan(items: Iterable[Page | PageFailure], done: dict, order: _InOrder, seen: set) -> Iterator[Task]:
     """The pages to audit; failures, duplicates and pages written before are settled on the way."""
-    index = DuplicateIndex()
+    with DuplicateIndex() as index:
+        yield from _settle(items, done, order, seen, index)
+
+
+def _settle(items, done: dict, order: _InOrder, seen: set, index: DuplicateIndex) -> Iterator[Task]:
     for item in items:
         seq = order.allocate()
         key = (item.id, str(item.path or ""))

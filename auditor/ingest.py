@@ -50,6 +50,7 @@ import re
 import stat
 import unicodedata
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -1324,41 +1325,13 @@ def find_duplicates(pages: Iterable[Page]) -> dict[str, str]:
     of small edits does not drift away from its first page. Pages under three
     words are matched exactly only. Failures in the input are ignored.
     """
-    import numpy as np
-
-    exact: dict[bytes, str] = {}
-    bands: list[dict[bytes, list[int]]] = [{} for _ in range(_BANDS)]
-    first_ids: list[str] = []
-    first_sigs: list = []
     duplicates: dict[str, str] = {}
-    needed = NEAR_DUPLICATE_THRESHOLD * _PERMUTATIONS
-    for page in pages:
-        if not isinstance(page, Page):
-            continue
-        key = hashlib.sha1(" ".join(page.text.split()).encode("utf-8", "surrogatepass")).digest()
-        if key in exact:
-            duplicates[page.id] = exact[key]
-            continue
-        sig = _minhash(page.text)
-        match = None
-        if sig is not None:
-            keys = [sig[i * _ROWS:(i + 1) * _ROWS].tobytes() for i in range(_BANDS)]
-            candidates = sorted({j for band, k in zip(bands, keys) for j in band.get(k, ())})
-            if candidates:
-                same = np.count_nonzero(np.stack([first_sigs[j] for j in candidates]) == sig, axis=1)
-                hits = np.flatnonzero(same >= needed)
-                match = first_ids[candidates[hits[0]]] if len(hits) else None
-        exact[key] = match or page.id  # a later exact copy points to the same first page
-        if match is not None:
-            duplicates[page.id] = match
-        elif sig is not None:
-            index = len(first_ids)
-            first_ids.append(page.id)
-            first_sigs.append(sig)
-            for band, k in zip(bands, keys):
-                bucket = band.setdefault(k, [])
-                if len(bucket) < _MAX_BUCKET:
-                    bucket.append(index)
+    with DuplicateIndex() as index:
+        for page in pages:
+            if isinstance(page, Page):
+                first = index.check(page)
+                if first is not None:
+                    duplicates[page.id] = first
     return duplicates
 
 
@@ -1368,43 +1341,77 @@ class DuplicateIndex:
     ``check(page)`` returns the id of the earlier page that ``page`` repeats (same text, or nearly:
     the same signatures and threshold as ``find_duplicates``), or None, and then remembers ``page``.
     Checking pages in order gives the same answers as ``find_duplicates`` on the whole list, in time
-    linear in the number of pages. Memory: a 20-byte hash per page and a 504-byte MinHash signature
-    per first page.
+    linear in the number of pages. The index lives in a scratch SQLite file (deleted on close), so a
+    crawl of millions of pages does not grow the process's memory: the hashes, signatures and band keys
+    (about 4 kB a page) go to disk instead.
     """
 
     def __init__(self) -> None:
-        self._exact: dict[bytes, str] = {}
-        self._bands: list[dict[bytes, list[int]]] = [{} for _ in range(_BANDS)]
-        self._ids: list[str] = []
-        self._sigs: list = []
+        import sqlite3
+        import tempfile
+
+        fd, self._path = tempfile.mkstemp(prefix="auditor-duplicates-", suffix=".sqlite")
+        os.close(fd)
+        self._owner = os.getpid()  # a forked worker inherits the object but must not delete the file
+        self._db = sqlite3.connect(self._path, isolation_level=None)
+        self._db.executescript("""
+            PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -8000;
+            CREATE TABLE exact (key BLOB PRIMARY KEY, first TEXT) WITHOUT ROWID;
+            CREATE TABLE firsts (n INTEGER PRIMARY KEY, id TEXT, sig BLOB);
+            CREATE TABLE bands (key BLOB, n INTEGER);
+            CREATE INDEX bands_key ON bands (key);
+        """)
+        self._db.execute("BEGIN")
+        self._pages = 0
+
+    def __enter__(self) -> "DuplicateIndex":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if getattr(self, "_db", None) is not None and self._owner == os.getpid():
+            self._db.close()
+            self._db = None
+            Path(self._path).unlink(missing_ok=True)
 
     def __len__(self) -> int:
-        return len(self._exact)
+        return self._pages
 
     def check(self, page: Page) -> str | None:
         import numpy as np
 
+        db = self._db
+        self._pages += 1
+        if self._pages % 1000 == 0:  # one transaction per thousand pages
+            db.execute("COMMIT")
+            db.execute("BEGIN")
         key = hashlib.sha1(" ".join(page.text.split()).encode("utf-8", "surrogatepass")).digest()
-        if key in self._exact:
-            return self._exact[key]
+        row = db.execute("SELECT first FROM exact WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            return row[0]
         sig = _minhash(page.text)
         match = None
         if sig is not None:
-            keys = [sig[i * _ROWS:(i + 1) * _ROWS].tobytes() for i in range(_BANDS)]
-            candidates = sorted({j for band, k in zip(self._bands, keys) for j in band.get(k, ())})
+            keys = [bytes([i]) + sig[i * _ROWS:(i + 1) * _ROWS].tobytes() for i in range(_BANDS)]
+            in_bands = db.execute(f"SELECT key, n FROM bands WHERE key IN ({','.join('?' * len(keys))})",
+                                  keys).fetchall()
+            candidates = sorted({n for _, n in in_bands})
             if candidates:
-                same = np.count_nonzero(np.stack([self._sigs[j] for j in candidates]) == sig, axis=1)
-                hits = np.flatnonzero(same >= NEAR_DUPLICATE_THRESHOLD * _PERMUTATIONS)
-                match = self._ids[candidates[hits[0]]] if len(hits) else None
-        self._exact[key] = match or page.id
+                rows = db.execute(f"SELECT n, id, sig FROM firsts WHERE n IN ({','.join('?' * len(candidates))}) "
+                                  "ORDER BY n", candidates).fetchall()
+                sigs = np.stack([np.frombuffer(r[2], dtype=np.uint32) for r in rows])
+                hits = np.flatnonzero(np.count_nonzero(sigs == sig, axis=1) >= NEAR_DUPLICATE_THRESHOLD * _PERMUTATIONS)
+                match = rows[hits[0]][1] if len(hits) else None
+        db.execute("INSERT INTO exact VALUES (?, ?)", (key, match or page.id))  # later exact copies: the same first
         if match is None and sig is not None:
-            index = len(self._ids)
-            self._ids.append(page.id)
-            self._sigs.append(sig)
-            for band, k in zip(self._bands, keys):
-                bucket = band.setdefault(k, [])
-                if len(bucket) < _MAX_BUCKET:
-                    bucket.append(index)
+            n = db.execute("INSERT INTO firsts (id, sig) VALUES (?, ?)", (page.id, sig.tobytes())).lastrowid
+            in_bucket = Counter(k for k, _ in in_bands)
+            db.executemany("INSERT INTO bands VALUES (?, ?)", [(k, n) for k in keys if in_bucket[k] < _MAX_BUCKET])
         return match
 
 
