@@ -62,13 +62,15 @@ from .findings import level_rank
 from .ingest import DuplicateIndex, IngestOptions, PageFailure, iter_pages, safe_filename
 from .options import AuditOptions
 from .page import Page
+from .reference import set_overlays
 
 TABLES = ("pages", "claims", "findings", "topics")
 RUN_FORMAT = 1
 MIN_POOL_PAGES = 24  # with workers=0 (automatic), fewer pages than this are audited in-process
 WINDOW_PER_SLOT = 16  # pages the writer may lag behind the next page handed out, per page in flight
 PARQUET_BATCH = 5000
-COMPARE_PART_BYTES = 32 << 20  # claims.jsonl bytes per part of the cross-source step (memory, not speed)
+COMPARE_PART_BYTES = 16 << 20  # claims.jsonl bytes per part of the cross-source step (memory, not speed)
+MAX_COMPARE_PARTS = 256  # part files open at once while spilling
 
 
 @dataclass
@@ -284,7 +286,7 @@ class RunWriter:
         with up to COMPARE_PART_BYTES of claims is one part; a larger one is spilled to part files by a
         hash of the intervention."""
         path = self.out / "claims.jsonl"
-        parts = 1 + (path.stat().st_size if path.exists() else 0) // COMPARE_PART_BYTES
+        parts = min(MAX_COMPARE_PARTS, 1 + (path.stat().st_size if path.exists() else 0) // COMPARE_PART_BYTES)
         rows = ({k: row[k] for k in COMPARED_FIELDS if k in row} for row in iter_jsonl(path) if row.get("topic"))
         if parts == 1:
             yield list(rows)
@@ -429,7 +431,8 @@ def run_audit(paths: list[str | Path], out: Path, options: AuditOptions) -> RunS
     options.validate()
     paths = list(paths)
     items = read_pages(paths, options)  # raises for a missing path before anything is written
-    registry = load_rules(options)  # a broken rule file stops the run before it starts
+    set_overlays(options.lexicon_files)  # this process compares across sources with the same lexicons
+    registry = load_rules(options)  # a broken rule or lexicon file stops the run before it starts
     writer = RunWriter(out)
     meta = run_meta(paths, options)
     try:

@@ -19,7 +19,7 @@ class AuditOptions:
     levels: dict[str, str] = field(default_factory=dict)  # rule id -> level override
     rule_folders: list[Path] = field(default_factory=list)  # extra rule files layered over the shipped ones
     value_files: list[Path] = field(default_factory=list)  # extra reference values
-    lexicon_files: list[Path] = field(default_factory=list)  # extra lexicon terms
+    lexicon_files: list[Path | tuple[str, Path]] = field(default_factory=list)  # extra terms: file, or (lexicon, file)
     engine: str = "local"  # local | dask
     workers: int = 0  # processes for the local engine; 0 = one per core
     scheduler: str | None = None  # Dask scheduler address; None = a LocalCluster
