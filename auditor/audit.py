@@ -26,7 +26,15 @@ class PageResult:
 
 
 def load_rules(options: AuditOptions) -> Registry:
+    """The rules to run, with the options' levels. The user's reference values are read here too, so a broken
+    rule or values file stops a run before it starts (RuleError)."""
     registry = load_registry(options.rule_folders).select(options.select, options.ignore)
+    if options.value_files:
+        from .compare import load_reference_values
+        from .reference import check_value_file
+        for file in options.value_files:
+            check_value_file(file)
+        load_reference_values(tuple(options.value_files))  # cached: the comparison at the end reuses it
     for rule_id, level in options.levels.items():
         for rule in registry.rules.values():
             if rule.id.startswith(rule_id.upper()):

@@ -69,6 +69,9 @@ def _parser() -> ArgumentParser:
                    help="with --engine dask: the scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
     c.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="a progress bar on standard error (default: when it is a terminal)")
+    c.add_argument("--time-budget", type=_seconds, default=None, metavar="SECONDS",
+                   help="seconds of work per page before it is reported as failed (E410); 0 = no limit "
+                        "(default: 60)")
     _config_flags(c)
     _workflow_flags(c)
 
@@ -83,6 +86,16 @@ def _parser() -> ArgumentParser:
     c.add_argument("run", metavar="DIR")
     _workflow_commands(command)
     return p
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, not {text!r}")
+    return value
 
 
 def _config_flags(c) -> None:
@@ -192,7 +205,10 @@ def _write_rows(rows: list[dict], fmt: str, output: str | None) -> None:
     from .batch import atomic_write, write_csv
     if fmt == "csv":
         if output:
-            write_csv(Path(output), rows)
+            try:
+                write_csv(Path(output), rows)
+            except OSError as e:
+                raise _cannot_write(output, e) from None
             return
         import csv
         cols: list[str] = []
@@ -208,16 +224,23 @@ def _write_rows(rows: list[dict], fmt: str, output: str | None) -> None:
         try:
             atomic_write(Path(output), text)
         except OSError as e:
-            raise OptionsError(f"cannot write {output}: {e.strerror}", "E305") from None
+            raise _cannot_write(output, e) from None
     else:
         sys.stdout.write(text)
+
+
+def _cannot_write(output: str, e: OSError) -> OptionsError:
+    # FileExistsError: a file is where its folder should be
+    reason = "Not a directory" if isinstance(e, FileExistsError) else e.strerror or str(e)
+    return OptionsError(f"cannot write {output}: {reason}", "E305")
 
 
 def cmd_audit(args) -> int:
     from .batch import run_audit
 
+    budget = {} if args.time_budget is None else {"time_budget": args.time_budget}
     options = _options(args, engine=args.engine, workers=args.workers, scheduler=args.scheduler,
-                       progress=args.progress)
+                       progress=args.progress, **budget)
     if args.scheduler and args.engine != "dask":
         raise OptionsError("--scheduler needs --engine dask", "E302")
     summary = run_audit(args.paths, Path(args.out), options)
@@ -253,7 +276,7 @@ def _write_text(text: str, output: str | None) -> None:
     try:
         atomic_write(Path(output), text)
     except OSError as e:
-        raise OptionsError(f"cannot write {output}: {e.strerror}", "E305") from None
+        raise _cannot_write(output, e) from None
 
 
 def _after_audit(args, options: AuditOptions, summary) -> None:

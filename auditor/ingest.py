@@ -37,6 +37,13 @@ Decisions worth knowing:
 * Text extracted from HTML is NFC-normalised with whitespace collapsed inside
   blocks; text from .txt/.md/JSONL ``text`` is kept as it is (newlines
   normalised, BOM removed) so offsets refer to the original wording.
+* HTML whose tree would be deeper than ``MAX_HTML_DEPTH`` (512, as Chromium's
+  parser) is flattened before it is parsed: its text, one paragraph per block,
+  without other markup (headings, lists and links are lost; the text is not).
+  HTML parsers look through the open elements at each tag and reopen unclosed
+  formatting elements, so 200 KB of unclosed ``<div>`` or ``<p><i class=N></p>``
+  takes minutes to parse. A linear scan of the tags decides, erring towards
+  flattening.
 """
 from __future__ import annotations
 
@@ -896,6 +903,213 @@ _TRAFILATURA_ARGS = dict(output_format="xml", include_links=True, include_commen
                          favor_recall=True, with_metadata=False)
 
 
+# -- deeply nested HTML: see the module docstring. The scan follows the HTML parser's stack of open elements and its
+# list of formatting elements closely enough never to see less depth than the parser builds; where it is unsure it
+# sees more (a page flattened needlessly loses only its markup).
+MAX_HTML_DEPTH = 512
+_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)|<!--|<[!?]")
+_COMMENT_END = re.compile(r"--!?>")
+_RAW_TEXT = frozenset({"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"})
+_VOID = frozenset({"area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "image", "img",
+                   "input", "keygen", "link", "meta", "param", "source", "track", "wbr", "html", "head", "body"})
+_FORMATTING = frozenset({"a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt",
+                         "u"})
+_TABLE_PARTS = frozenset({"caption", "colgroup", "tbody", "thead", "tfoot", "tr", "td", "th"})
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+# An end tag does not close an element below one of these (the parser's "scope") ...
+_SCOPE = frozenset({"applet", "caption", "table", "td", "th", "marquee", "object", "template", "foreignobject",
+                    "desc", "mi", "mo", "mn", "ms", "mtext", "annotation-xml", "button", "svg", "math", "select",
+                    "frameset"})
+# ... and the end tag of an element not in this list does not close one below these ("special" elements).
+_SPECIAL = _SCOPE | _TABLE_PARTS | _HEADINGS | frozenset({
+    "address", "article", "aside", "blockquote", "center", "dd", "details", "dir", "div", "dl", "dt", "fieldset",
+    "figcaption", "figure", "footer", "form", "frameset", "header", "hgroup", "li", "listing", "main", "menu", "nav",
+    "noscript", "ol", "p", "pre", "search", "section", "select", "summary", "ul", "xmp", "iframe", "textarea",
+    "style", "script", "title", "noembed", "noframes", "plaintext"})
+_LIST_STOP = _SPECIAL - {"address", "div", "p"}  # what an <li>, <dd> or <dt> looks past for the one it closes
+_CLOSES_P = _HEADINGS | frozenset({  # start tags that close an open <p> first
+    "address", "article", "aside", "blockquote", "center", "details", "dialog", "dir", "div", "dl", "fieldset",
+    "figcaption", "figure", "footer", "header", "hgroup", "main", "menu", "nav", "ol", "p", "search", "section",
+    "summary", "ul", "pre", "listing", "form", "li", "dd", "dt", "xmp"})
+_INTEGRATION = frozenset({"foreignobject", "desc", "mi", "mo", "mn", "ms", "mtext", "annotation-xml"})
+_BREAKOUT = frozenset({  # HTML start tags that end an <svg> or <math>
+    "b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em", "embed", "h1", "h2", "h3",
+    "h4", "h5", "h6", "head", "hr", "i", "img", "li", "listing", "menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s",
+    "small", "span", "strong", "strike", "sub", "sup", "table", "tt", "u", "ul", "var"})
+
+
+def _tags(html: str) -> Iterator[tuple[int, int, str, str]]:
+    """(start, end, "" or "/", lower-case name) of each tag; comments, doctypes and the text of <script>, <style>
+    and their kind are passed over. Linear time."""
+    lower = ""
+    unclosed: set[str] = set()  # raw text elements with no end tag after the last one
+    i = 0
+    while (m := _TAG.search(html, i)) is not None:
+        if m.group() == "<!--":
+            end = _COMMENT_END.search(html, m.end() - 2)  # "<!-->" is a whole comment
+            if end is None:
+                return
+            i = end.end()
+            continue
+        end = html.find(">", m.end())
+        if end < 0:
+            return
+        i = end + 1
+        if m.group(2) is None:  # <!DOCTYPE ...>, <![CDATA[, <?...>
+            continue
+        name = m.group(2).lower()
+        yield m.start(), i, m.group(1), name
+        if name in _RAW_TEXT and not m.group(1) and name not in unclosed:
+            lower = lower or html.lower()
+            close = lower.find("</" + name, i)
+            if close >= 0:
+                i = close
+            else:  # the tags after it are read as tags, which errs on the deep side
+                unclosed.add(name)
+
+
+def _too_deep(html: str, limit: int) -> bool:
+    """Would the HTML parser's tree (its open elements plus the formatting elements it will reopen) get deeper
+    than limit? Errs on the side of yes."""
+    stack: list[tuple[str, str]] = []  # the open elements: name, and the tag of a formatting element
+    where: dict[str, list[int]] = {}  # name -> its positions in stack
+    scopes: list[int] = []  # positions of _SCOPE elements
+    specials: list[int] = []  # positions of _SPECIAL elements
+    list_stops: list[int] = []  # positions of _LIST_STOP elements
+    integrations: list[int] = []  # positions of _INTEGRATION elements (HTML inside SVG or MathML)
+    marks = ((_SCOPE, scopes), (_SPECIAL, specials), (_LIST_STOP, list_stops), (_INTEGRATION, integrations))
+    # formatting elements closed by another element's tag: the parser reopens them at the next text or tag
+    pending: list[tuple[str, str] | None] = []  # None: closed by its own end tag meanwhile
+    pending_at: dict[str, list[int]] = {}  # name -> its positions in pending
+    ark: Counter = Counter()  # the parser keeps three of a kind (same tag) at most
+    n_pending = 0
+
+    def top(name: str) -> int:
+        return where[name][-1] if where.get(name) else -1
+
+    def in_scope(k: int, stops: list[int]) -> bool:
+        return k >= 0 and not (stops and stops[-1] > k)
+
+    def push(name: str, key: str) -> None:
+        position = len(stack)
+        where.setdefault(name, []).append(position)
+        for names, positions in marks:
+            if name in names:
+                positions.append(position)
+        stack.append((name, key))
+
+    def pop_to(k: int, own: bool = False) -> None:  # stack[k:] closed; own: stack[k] by its own end tag
+        nonlocal n_pending
+        while len(stack) > k:
+            name, key = stack.pop()
+            where[name].pop()
+            for _, positions in marks:
+                if positions and positions[-1] == len(stack):
+                    positions.pop()
+            if name in _FORMATTING and not (own and len(stack) == k) and ark[key] < 3:
+                ark[key] += 1
+                pending_at.setdefault(name, []).append(len(pending))
+                pending.append((name, key))
+                n_pending += 1
+
+    def close(name: str) -> bool:
+        """An end tag, or what an <a> does to the open one; False when it changes nothing."""
+        nonlocal n_pending
+        k = top(name)
+        if k >= 0:
+            if in_scope(k, scopes) and (name in _SPECIAL or in_scope(k, specials)):
+                pop_to(k, own=True)
+                return True
+        elif pending_at.get(name):
+            pending[pending_at[name].pop()] = None
+            n_pending -= 1
+            return True
+        return False
+
+    def reopen() -> None:
+        nonlocal n_pending
+        for item in pending:
+            if item is not None:
+                push(*item)
+        pending.clear()
+        pending_at.clear()
+        ark.clear()
+        n_pending = 0
+
+    last = 0
+    for start, end, closing, name in _tags(html):
+        if start > last and n_pending:  # text, even blank, reopens formatting elements
+            reopen()
+        last = end
+        if closing:
+            close(name)
+            continue
+        foreign = max(top("svg"), top("math")) > (integrations[-1] if integrations else -1)
+        if foreign and html[end - 2] == "/" and name not in _BREAKOUT:
+            continue  # a self-closing SVG or MathML element
+        if foreign and name in _BREAKOUT:
+            pop_to(max(top("svg"), top("math")))
+        elif not foreign:
+            if name in _VOID:
+                continue
+            if name in _CLOSES_P and in_scope(top("p"), scopes):
+                pop_to(top("p"))
+            if name in ("li", "dd", "dt"):
+                k = top("li") if name == "li" else max(top("dd"), top("dt"))
+                if in_scope(k, list_stops):
+                    pop_to(k)
+            elif name in _HEADINGS and stack and stack[-1][0] in _HEADINGS:
+                pop_to(len(stack) - 1)
+            elif name in ("option", "optgroup") and stack and stack[-1][0] == "option":
+                pop_to(len(stack) - 1)
+            elif name in _TABLE_PARTS:
+                if top("table") < 0:
+                    continue  # ignored outside a table
+                if top("table") > max(top("select"), top("template"), top("frameset")):
+                    pop_to(top("table") + 1)
+            elif name in ("a", "nobr", "button", "select") and close(name) and name == "select":
+                continue  # a <select> inside another closes it and is left out
+        if n_pending:
+            reopen()
+        if len(stack) >= limit:
+            return True
+        push(name, html[start:end].lower() if name in _FORMATTING else "")
+    return False
+
+
+_FLAT_BLOCKS = frozenset(_BLOCK_ELEMENTS.replace(" ", "").split(",")) | _HEADINGS | {"title"}
+
+
+def _limit_depth(html: str, limit: int = MAX_HTML_DEPTH) -> str:
+    """html, or when its tree would be deeper than limit, its text with a paragraph per block and no other markup:
+    HTML parsers look through the open elements at each tag, so such a page takes minutes to parse. Linear time."""
+    if html.count("<") <= limit or not _too_deep(html, limit):
+        return html
+    parts: list[str] = []
+    title = None
+    copied = 0
+    raw = ""  # inside this <script>, <style>, <title>, ...: its text is not page text
+    for start, end, closing, name in _tags(html):
+        if raw:
+            if closing and name == raw:
+                if raw == "title" and title is None:
+                    title = html[copied:start][:4 * MAX_TITLE_CHARS]
+                copied, raw = end, ""
+                continue
+            raw = ""  # never closed: what follows is kept as text
+        parts.append(html[copied:start])
+        copied = end
+        if name in _RAW_TEXT and name != "textarea" and not closing:
+            raw = name
+        elif name in _FLAT_BLOCKS:
+            parts.append("\n")
+    parts.append(html[copied:])
+    text = "".join(parts).replace("<", "&lt;")
+    body = "".join(f"<p>{line}</p>\n" for line in text.split("\n") if line.strip())
+    title = (title or "").replace("<", "&lt;")
+    return f"<html><head><title>{title}</title></head><body>{body}</body></html>"
+
+
 def read_html(html: str, id: str, url: str = "", source: str = "", path: str = "") -> Page:
     """An HTML page: main text by trafilatura, reader comments appended as "comment" blocks.
 
@@ -904,7 +1118,7 @@ def read_html(html: str, id: str, url: str = "", source: str = "", path: str = "
     """
     from selectolax.lexbor import LexborHTMLParser
 
-    html = _check_text(html, "HTML")
+    html = _limit_depth(_check_text(html, "HTML"))
     tree = LexborHTMLParser(html)
     title = _title(tree)
     comments = _pop_comments(tree)

@@ -53,6 +53,8 @@ def load_yaml(file: Path | str, keep_lines: bool = False) -> Any:
         text = file.read_text(encoding="utf-8")
     except OSError as e:
         raise RuleError(f"cannot read: {e.strerror}", str(file), code="E202") from None
+    except UnicodeDecodeError:
+        raise RuleError("not UTF-8 text", str(file), code="E202") from None
     loader = _LineLoader(text)
     loader.name = str(file)
     try:
@@ -77,15 +79,20 @@ def strip_lines(data: Any) -> Any:
 def load_jsonl(file: Path | str) -> Iterator[tuple[int, dict]]:
     """Rows of a JSON-lines file with their line numbers; a bad line is a RuleError."""
     file = Path(file)
-    with file.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line or line.startswith("//"):
-                continue
-            try:
-                yield n, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise RuleError(f"not JSON: {e.msg}", str(file), n, "E203") from None
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise RuleError(f"cannot read: {e.strerror}", str(file), code="E202") from None
+    except UnicodeDecodeError:
+        raise RuleError("not UTF-8 text", str(file), code="E202") from None
+    for n, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("//"):
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise RuleError(f"not JSON: {e.msg}", str(file), n, "E203") from None
 
 
 @lru_cache(maxsize=None)
@@ -193,3 +200,33 @@ def check_keys(row: dict, allowed: set[str], required: set[str], file: Path | st
     missing = sorted(required - keys)
     if missing:
         raise RuleError(f"{what}: missing key(s) {', '.join(missing)}", str(file), line, "E205")
+
+
+# -- the user's own reference values ------------------------------------------------------------
+
+_VALUE_TYPES = {"id": (str,), "topic": (str,), "unit": (str,), "citation": (str,), "low": (int, float),
+                "high": (int, float), "qualifiers": (dict,)}
+
+
+def check_value_file(file: Path | str) -> None:
+    """A reference values file has the shape of reference/values/*.yaml: a mapping whose ``values`` is a list of
+    mappings, with text ids, topics, units and citations, numbers or nothing as low and high. A RuleError (E204)
+    names the file and line otherwise; the keys themselves are checked where the values are loaded."""
+    data = load_yaml(file, keep_lines=True)
+    if data is None:
+        return
+    rows = data.get("values") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        line = data.get(LINE_KEY) if isinstance(data, dict) else 1
+        raise RuleError("a values file is a mapping with a list under 'values', as reference/values/*.yaml",
+                        str(file), line, "E204")
+    for n, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise RuleError(f"value {n} is not a mapping of id, topic, low, high, unit, citation, ...",
+                            str(file), data.get(LINE_KEY), "E204")
+        for key, types in _VALUE_TYPES.items():
+            value = row.get(key)
+            if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+                kind = "a number" if types == (int, float) else "a mapping" if types == (dict,) else "text"
+                raise RuleError(f"value {row.get('id', n)}: {key} must be {kind}, not {value!r}",
+                                str(file), row.get(LINE_KEY), "E204")

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
-import shutil
+import os
+import tempfile
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -37,8 +39,24 @@ def js_data(name: str, data: Any) -> str:
     return f"window.{name} = {body};\n"
 
 
-def _write(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
+def _write(path: Path, data: str | bytes) -> None:
+    """Write under a temporary name, then move into place: a crash never leaves half a file behind."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, _file_mode())  # mkstemp makes it private; a report is read by others (a web server)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@lru_cache(maxsize=1)
+def _file_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def copy_static(out_dir: Path) -> None:
@@ -46,8 +64,7 @@ def copy_static(out_dir: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     src = resources.files("auditor.report") / "static"
     for name in STATIC_FILES:
-        with resources.as_file(src / name) as f:
-            shutil.copyfile(f, target / name)
+        _write(target / name, (src / name).read_bytes())
 
 
 def write_report(run: views.Run, out_dir: Path) -> Path:
