@@ -196,6 +196,28 @@ def test_a_page_over_its_time_budget_is_failed_and_the_run_goes_on(tmp_path, cap
     assert "E410" in (tmp_path / "out" / "static" / "data" / "pages.js").read_text()
 
 
+def test_an_unexpected_error_in_one_page_fails_that_page_only(tmp_path, capsys, monkeypatch):
+    from auditor.audit import Auditor
+    real = Auditor.audit_page
+
+    def audit_page(self, page):
+        if "BOOM" in page.text:
+            raise RuntimeError("the pipeline broke\non this page")
+        return real(self, page)
+
+    monkeypatch.setattr(Auditor, "audit_page", audit_page)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("Recovery takes 4 to 6 weeks.\n")
+    (tmp_path / "in" / "b.txt").write_text("BOOM: this page breaks the pipeline.\n")
+    (tmp_path / "in" / "c.txt").write_text("Our therapy is painless.\n")
+    code, err = audit(capsys, str(tmp_path / "in"), "--out", str(tmp_path / "out"))
+    assert code == cli.EXIT_PAGES_FAILED, err
+    rows = {r["page"]: r for r in iter_jsonl(tmp_path / "out" / "pages.jsonl")}
+    assert [rows[p]["status"] for p in "abc"] == ["audited", "failed", "audited"]
+    assert rows["b"]["error_code"] == "E400"
+    assert rows["b"]["error"] == "error while auditing the page: RuntimeError: the pipeline broke on this page"
+
+
 def test_a_clean_run_exits_0_and_one_failed_page_makes_it_3(tmp_path, capsys):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "good.txt").write_text("Recovery takes 4 to 6 weeks.\n")
