@@ -40,14 +40,13 @@ lose the last pages (they are audited again on the next run).
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import itertools
 import json
 import os
 import shutil
 import sys
-import tempfile
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,6 +57,7 @@ from .audit import Auditor, PageResult, load_rules
 from .compare import COMPARED_FIELDS, compare_sources, intervention_of
 from .engines import DaskEngine, Encoded, InProcess, LocalPool, Task, dumps, pipeline_settings
 from .errors import OptionsError
+from .files import AtomicFile as _atomic_file, atomic_write
 from .findings import level_rank
 from .ingest import DuplicateIndex, IngestOptions, PageFailure, iter_pages, safe_filename
 from .options import AuditOptions
@@ -69,7 +69,7 @@ RUN_FORMAT = 1
 MIN_POOL_PAGES = 24  # with workers=0 (automatic), fewer pages than this are audited in-process
 WINDOW_PER_SLOT = 16  # pages the writer may lag behind the next page handed out, per page in flight
 PARQUET_BATCH = 5000
-COMPARE_PART_BYTES = 16 << 20  # claims.jsonl bytes per part of the cross-source step (memory, not speed)
+COMPARE_PART_BYTES = 8 << 20  # bytes of compact claims per part of the cross-source step (memory, not speed)
 MAX_COMPARE_PARTS = 256  # part files open at once while spilling
 
 
@@ -282,23 +282,34 @@ class RunWriter:
     def claims_for_comparison(self) -> Iterator[list[dict]]:
         """The claims compare_sources looks at, in parts that each hold whole interventions, so memory is
         bounded by a part, not by the run. Claims without a topic are left out and only the fields the
-        comparison reads are kept (tests/test_batch.py checks that this gives the same result). A run
-        with up to COMPARE_PART_BYTES of claims is one part; a larger one is spilled to part files by a
-        hash of the intervention."""
+        comparison reads are kept (tests/test_batch.py checks that this gives the same result). Claims
+        of up to COMPARE_PART_BYTES are one part; more are spilled to disk and dealt into parts of about
+        that size (the largest interventions first, each to the smallest part so far)."""
         path = self.out / "claims.jsonl"
-        parts = min(MAX_COMPARE_PARTS, 1 + (path.stat().st_size if path.exists() else 0) // COMPARE_PART_BYTES)
         rows = ({k: row[k] for k in COMPARED_FIELDS if k in row} for row in iter_jsonl(path) if row.get("topic"))
-        if parts == 1:
+        if not path.exists() or path.stat().st_size <= COMPARE_PART_BYTES:
             yield list(rows)
             return
         spill = self.out / ".compare"
         shutil.rmtree(spill, ignore_errors=True)
         spill.mkdir()
+        sizes: dict[str, int] = {}  # intervention -> bytes of its compact claims
+        with open(spill / "claims.jsonl", "wb") as f:
+            for row in rows:
+                line = (dumps(row) + "\n").encode("utf-8", "surrogatepass")
+                sizes[intervention_of(row)] = sizes.get(intervention_of(row), 0) + len(line)
+                f.write(line)
+        parts = min(MAX_COMPARE_PARTS, len(sizes), max(1, -(-sum(sizes.values()) // COMPARE_PART_BYTES)))
+        filled = [(0, n) for n in range(parts)]  # a heap of (bytes, part)
+        part_of: dict[str, int] = {}
+        for intervention, size in sorted(sizes.items(), key=lambda item: (-item[1], item[0])):
+            used, n = heapq.heappop(filled)
+            part_of[intervention] = n
+            heapq.heappush(filled, (used + size, n))
         files = [open(spill / f"part-{n:04d}.jsonl", "wb") for n in range(parts)]
         try:
-            for row in rows:
-                n = zlib.crc32(intervention_of(row).encode("utf-8", "surrogatepass")) % parts
-                files[n].write((dumps(row) + "\n").encode("utf-8", "surrogatepass"))
+            for line in _complete_lines(spill / "claims.jsonl"):
+                files[part_of[intervention_of(json.loads(line))]].write(line)
         finally:
             for f in files:
                 f.close()
@@ -682,49 +693,6 @@ def write_table_files(run_dir: Path, name: str, on_row: Callable[[dict], None] |
 
 
 # -- writing files ------------------------------------------------------------------------------
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write text to path so that a crash never leaves a half-written file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-class _atomic_file:
-    """A file written under a temporary name and moved into place on success; ``discard()`` drops it."""
-
-    def __init__(self, path: Path, mode: str):
-        self.path = Path(path)
-        self.mode = mode
-        self._discard = False
-
-    def __enter__(self) -> "_atomic_file":
-        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        text = "b" not in self.mode
-        self.file = os.fdopen(fd, self.mode, **({"encoding": "utf-8", "newline": ""} if text else {}))
-        return self
-
-    def write(self, data) -> None:
-        self.file.write(data)
-
-    def discard(self) -> None:
-        self._discard = True
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            self.file.close()
-            if exc_type is None and not self._discard:
-                os.replace(self.tmp, self.path)
-        finally:
-            Path(self.tmp).unlink(missing_ok=True)
-        return False
-
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)

@@ -175,11 +175,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_extract(args) -> int:
+    from .audit import Auditor
     from .batch import read_pages
     from .ingest import PageFailure
-    from .nlp import load_pipeline
-    from .audit import Auditor
-
     from .lines import claim_rows, render
 
     options = _options(args, report=False)

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditor import cli, ingest
+from auditor import cli, files, ingest
 from auditor.batch import iter_jsonl
 from auditor.components.quantities import find_quantities
-from auditor.report import build_report, render
+from auditor.report import build_report
 
 CLAIM = "Our clinic cures 90% of back pain in 2 weeks."
 
@@ -382,12 +382,15 @@ def test_report_files_are_replaced_whole_or_not_at_all(tmp_path, capsys, monkeyp
         def __exit__(self, *exc):
             self.f.close()
 
+        def close(self):
+            self.f.close()
+
     def fdopen(fd, *args, **kwargs):
         f = real_fdopen(fd, *args, **kwargs)
         written.append(f)
         return DiskFull(f) if len(written) > 3 else f  # a few files are written, then the disk is full
 
-    monkeypatch.setattr(render.os, "fdopen", fdopen)
+    monkeypatch.setattr(files.os, "fdopen", fdopen)
     with pytest.raises(OSError):
         build_report(out)
     monkeypatch.undo()

@@ -151,6 +151,9 @@ def test_run_folder_tables(sequential):
     cross = [f for f in iter_jsonl(sequential / "findings.jsonl") if f["rule"].startswith("CNF")]
     assert cross and json.loads(findings[findings.rule.str.startswith("CNF")].claims.iloc[0])[0]["claim_id"]
     assert not list(sequential.glob(".*.tmp"))
+    from auditor.files import file_mode
+    for name in ("run.json", "findings.jsonl", "topics.jsonl", "claims.csv", "pages.parquet"):
+        assert (sequential / name).stat().st_mode & 0o777 == file_mode(), f"{name}: the usual mode, not private"
 
 
 def test_comparison_on_claims_with_a_topic_is_the_same(sequential):

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from ..files import atomic_write as _write
 from . import views
 
 # the policy written literally in templates/base.html.j2 (a test checks they agree)
@@ -37,26 +35,6 @@ def js_data(name: str, data: Any) -> str:
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     body = body.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return f"window.{name} = {body};\n"
-
-
-def _write(path: Path, data: str | bytes) -> None:
-    """Write under a temporary name, then move into place: a crash never leaves half a file behind."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, _file_mode())  # mkstemp makes it private; a report is read by others (a web server)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@lru_cache(maxsize=1)
-def _file_mode() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def copy_static(out_dir: Path) -> None:
