@@ -20,6 +20,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from .errors import OptionsError
+from .files import atomic_write, read_jsonl, write_jsonl
 
 FORMAT = 1
 DEFAULT_FILE = "auditor-baseline.json"
@@ -91,7 +92,6 @@ class Baseline:
         return json.dumps({"format": FORMAT, "findings": rows}, indent=2, ensure_ascii=False) + "\n"
 
     def save(self) -> None:
-        from .batch import atomic_write
         try:
             atomic_write(self.path, self.text())
         except OSError as e:
@@ -136,15 +136,7 @@ def read_findings(run_dir: Path | str) -> list[dict]:
     if not (run / "pages.jsonl").is_file() or not file.is_file():
         raise OptionsError(f"{run} is not a run folder (no pages.jsonl/findings.jsonl); write one with `auditor audit`",
                            "E306")
-    rows = []
-    with file.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise OptionsError(f"{file}:{n}: not JSON ({e.msg})", "E306") from None
-    return rows
+    return read_jsonl(file)
 
 
 def find_finding(findings: list[dict], ident: str) -> dict:
@@ -236,11 +228,8 @@ def apply(run_dir: Path | str, baseline_file: Path | str, new_only: bool = False
             summary.by_level[f["level"]] = summary.by_level.get(f["level"], 0) + 1
         kept.append(f)
     summary.stale = len(set(baseline.entries) - seen)
-    batch.write_jsonl(run / "findings.jsonl", kept)
-    if hasattr(batch, "write_table_files"):  # the CSV and Parquet twins, as the run wrote them
-        batch.write_table_files(run, "findings")
-    else:
-        batch.write_csv(run / "findings.csv", kept)
+    write_jsonl(run / "findings.jsonl", kept)
+    batch.write_table_files(run, "findings")  # the CSV and Parquet twins, as the run wrote them
     meta_file = run / "run.json"
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
@@ -250,7 +239,7 @@ def apply(run_dir: Path | str, baseline_file: Path | str, new_only: bool = False
         meta["baseline"] = {"file": str(baseline_file), "new_only": new_only, "hidden": summary.hidden,
                             "dropped": summary.dropped, "fixed_still_found": summary.fixed_present,
                             "stale": summary.stale, "oldest_review": summary.oldest}
-        batch.atomic_write(meta_file, json.dumps(meta, indent=2, default=str))
+        atomic_write(meta_file, json.dumps(meta, indent=2, default=str))
     return summary
 
 

@@ -57,7 +57,7 @@ from .audit import Auditor, PageResult, load_rules
 from .compare import COMPARED_FIELDS, compare_sources, intervention_of
 from .engines import DaskEngine, Encoded, InProcess, LocalPool, Task, dumps, pipeline_settings
 from .errors import OptionsError
-from .files import AtomicFile as _atomic_file, atomic_write
+from .files import AtomicFile as _atomic_file, atomic_write, write_jsonl
 from .findings import level_rank
 from .ingest import DuplicateIndex, IngestOptions, PageFailure, iter_pages, safe_filename
 from .options import AuditOptions
@@ -526,20 +526,13 @@ def estimate_pages(paths: list) -> int | None:
 def iter_jsonl(path: Path) -> Iterator[dict]:
     """The rows of a JSONL file; a missing file has none, a line that is not a JSON object is skipped,
     a torn last line (no newline) ends it."""
-    try:
-        fh = open(path, "rb")
-    except FileNotFoundError:
-        return
-    with fh:
-        for line in fh:
-            if not line.endswith(b"\n"):
-                break
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict):
-                yield row
+    for line in _complete_lines(path):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            yield row
 
 
 def _complete_lines(path: Path) -> Iterator[bytes]:
@@ -698,10 +691,6 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    atomic_write(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

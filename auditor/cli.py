@@ -200,7 +200,8 @@ def cmd_extract(args) -> int:
 
 
 def _write_rows(rows: list[dict], fmt: str, output: str | None) -> None:
-    from .batch import atomic_write, write_csv
+    from .batch import write_csv
+    from .files import atomic_write
     if fmt == "csv":
         if output:
             try:
@@ -267,7 +268,7 @@ def _options(args, **override) -> AuditOptions:
 
 
 def _write_text(text: str, output: str | None) -> None:
-    from .batch import atomic_write
+    from .files import atomic_write
     if not output:
         sys.stdout.write(text)
         return

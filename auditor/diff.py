@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import OptionsError
+from .files import atomic_write, read_jsonl
 from .findings import page_key
 
 FORMAT = 1
@@ -39,21 +40,8 @@ def load_run(run_dir: Path | str) -> dict:
     run = Path(run_dir)
     if not (run / "pages.jsonl").is_file():
         raise OptionsError(f"{run} is not a run folder (no pages.jsonl); write one with `auditor audit`", "E306")
-    return {name: _jsonl(run / f"{name}.jsonl") for name in ("pages", "claims", "findings")}
-
-
-def _jsonl(file: Path) -> list[dict]:
-    if not file.is_file():
-        return []
-    rows = []
-    with file.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise OptionsError(f"{file}:{n}: not JSON ({e.msg})", "E306") from None
-    return rows
+    tables = {name: run / f"{name}.jsonl" for name in ("pages", "claims", "findings")}
+    return {name: read_jsonl(file) if file.is_file() else [] for name, file in tables.items()}
 
 
 def _norm(text: str) -> str:
@@ -207,7 +195,6 @@ def diff_runs(run_a: Path | str, run_b: Path | str) -> dict:
 
 
 def write_diff(diff: dict, file: Path) -> Path:
-    from .batch import atomic_write
     try:
         atomic_write(file, json.dumps(diff, indent=2, ensure_ascii=False, default=str) + "\n")
     except OSError as e:

@@ -1,15 +1,19 @@
-"""Files written whole or not at all: under a temporary name, then moved into place.
+"""The files of a run folder and a report, written whole or not at all, and read back strictly.
 
-A crash never leaves half a table or half a report behind. ``mkstemp`` makes its files private; the
-finished file gets the usual mode (0666 less the umask), since a run folder or a report is read by
-others (a colleague, a web server).
+Writing goes under a temporary name, then the file is moved into place: a crash never leaves half a
+table or half a report behind. ``mkstemp`` makes its files private; the finished file gets the usual
+mode (0666 less the umask), since a run folder or a report is read by others (a colleague, a web
+server). Light on imports: commands that only read or write files do not load spaCy.
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+
+from .errors import OptionsError
 
 
 @lru_cache(maxsize=1)
@@ -25,6 +29,24 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with AtomicFile(path, "wb") as f:
         f.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    atomic_write(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+
+
+def read_jsonl(file: Path) -> list[dict]:
+    """Every row of a JSONL file an editor's command relies on; a line that is not JSON stops with E306
+    naming the file and line (the lenient reader for a run in progress is ``batch.iter_jsonl``)."""
+    rows = []
+    with Path(file).open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise OptionsError(f"{file}:{n}: not JSON ({e.msg})", "E306") from None
+    return rows
 
 
 class AtomicFile:
