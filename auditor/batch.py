@@ -297,7 +297,8 @@ class RunWriter:
         with open(spill / "claims.jsonl", "wb") as f:
             for row in rows:
                 line = (dumps(row) + "\n").encode("utf-8", "surrogatepass")
-                sizes[intervention_of(row)] = sizes.get(intervention_of(row), 0) + len(line)
+                intervention = intervention_of(row)
+                sizes[intervention] = sizes.get(intervention, 0) + len(line)
                 f.write(line)
         parts = min(MAX_COMPARE_PARTS, len(sizes), max(1, -(-sum(sizes.values()) // COMPARE_PART_BYTES)))
         filled = [(0, n) for n in range(parts)]  # a heap of (bytes, part)

@@ -1593,9 +1593,6 @@ class DuplicateIndex:
             self._db = None
             Path(self._path).unlink(missing_ok=True)
 
-    def __len__(self) -> int:
-        return self._pages
-
     def check(self, page: Page) -> str | None:
         import numpy as np
 
