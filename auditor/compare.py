@@ -15,7 +15,7 @@ sources agree with which. Parameters come from the rules' ``params`` in referenc
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
@@ -151,9 +151,9 @@ def _intervals(rows: list[dict], params: dict) -> list[tuple[dict, Interval]]:
         iv = interval_of(r["low"], r["high"], r["unit"], r.get("approx", False), params.get("approx_tolerance", 0.1))
         if iv is not None:
             out.append((r, iv))
-    families = {iv.family for _, iv in out}
+    families = Counter(iv.family for _, iv in out)
     if len(families) > 1:  # counts against rates cannot be compared: keep the most common family
-        keep = max(families, key=lambda f: sum(1 for _, iv in out if iv.family == f))
+        keep = families.most_common(1)[0][0]  # a tie goes to the first met, so every run keeps the same
         out = [(r, iv) for r, iv in out if iv.family == keep]
     return out
 
@@ -253,7 +253,7 @@ def _conflict_finding(rule: Rule, key: str, pair) -> Finding:
 
 def _topic_row(key: str, intervals, groups, conflict: bool, references) -> dict:
     units = [r["unit"] for r, _ in intervals]
-    unit = max(set(units), key=units.count)
+    unit = Counter(units).most_common(1)[0][0]  # a tie goes to the first met (not to a set's hash order)
     family, factor = unit_family(unit)
     entries = []
     for r, iv in intervals:

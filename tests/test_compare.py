@@ -190,3 +190,14 @@ def test_an_absolute_promise_against_a_crawl_reports_a_few_sources():
     findings, _ = compare_sources([promise] + measured, registry)
     assert 1 <= len(findings) <= 5
     assert findings[0]["details"]["sources_measuring"] == 2000
+
+
+@pytest.mark.parametrize("first, second", [("month", "year"), ("year", "month"), ("percent", "people"),
+                                           ("people", "percent")])
+def test_a_tie_between_units_goes_to_the_first_met(first, second):
+    """Not to the order of a set (string hashes change from process to process, and so would the run)."""
+    from auditor.audit import load_rules
+    from auditor.options import AuditOptions
+    rows = [_row(0, "a.example", 2, 3, first), _row(1, "b.example", 4, 5, second)]
+    _, topics = compare_sources(rows, load_rules(AuditOptions()))
+    assert [t["unit"] for t in topics] == [first]
