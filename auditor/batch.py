@@ -6,11 +6,15 @@ The run folder (``--out DIR``) holds ``pages.jsonl`` (every input page with its 
 
 How a run goes:
 
-* pages are read lazily (:func:`auditor.ingest.iter_pages`), checked against an incremental duplicate
-  index (:class:`auditor.ingest.DuplicateIndex`: a duplicate is reported with ``duplicate_of`` and
-  audited once) and audited by an engine (:mod:`auditor.engines`): in this process, in a pool of one
-  process per core (the default), or on Dask (``engine="dask"``). Only a bounded number of pages is in
-  flight, so memory does not grow with the number of pages;
+* pages are read lazily (:func:`auditor.ingest.iter_pages`) but not parsed: an engine
+  (:mod:`auditor.engines`) parses and audits them, in this process, in a pool of one process per core
+  (the default), or on Dask (``engine="dask"``), so the main process only reads files and writes
+  results. Only a bounded number of pages is in flight, so memory does not grow with the number of
+  pages;
+* results are checked in input order against an incremental duplicate index
+  (:class:`auditor.ingest.DuplicateIndex`, fed with the fingerprints the engines send back): a
+  duplicate is reported with ``duplicate_of`` and its own audit is dropped, so each text is reported
+  once (the engine audits a duplicate before it is known to be one);
 * each page's rows are appended to ``texts/``, ``claims.jsonl``, ``findings.jsonl`` and, last,
   ``pages.jsonl`` as soon as the page is done, in input order whatever the engine, so the run folder
   of a parallel run is the same as a sequential one;
@@ -59,7 +63,7 @@ from .engines import DaskEngine, Encoded, InProcess, LocalPool, Task, dumps, pip
 from .errors import OptionsError
 from .files import AtomicFile as _atomic_file, atomic_write, write_jsonl
 from .findings import level_rank
-from .ingest import DuplicateIndex, IngestOptions, PageFailure, iter_pages, safe_filename
+from .ingest import DuplicateIndex, IngestOptions, PageFailure, RawPage, iter_pages, safe_filename
 from .options import AuditOptions
 from .page import Page
 from .reference import set_overlays
@@ -115,8 +119,12 @@ def read_pages(paths: Iterable[str | Path], options: AuditOptions) -> Iterator[P
     return iter_pages(paths, ingest_options(options))
 
 
-def duplicate_row(page: Page, duplicate_of: str) -> dict:
-    row = page.as_record()
+def duplicate_row(page: Page | dict, duplicate_of: str) -> dict:
+    """The pages.jsonl row of a duplicate, from the page or from the row its own audit gave it."""
+    if isinstance(page, Page):
+        row = page.as_record()
+    else:
+        row = {k: page[k] for k in Page.RECORD_FIELDS if k in page}
     row.update(status="duplicate", duplicate_of=duplicate_of, error_code="", error="")
     return row
 
@@ -360,12 +368,14 @@ class RunWriter:
 
 
 class _InOrder:
-    """Puts results back in input order before they are written, and says when the engines may take more."""
+    """Puts results back in input order, checks them against the duplicate index and writes them, and says
+    when the engines may take more."""
 
-    def __init__(self, writer: RunWriter, bar, window: int):
+    def __init__(self, writer: RunWriter, bar, window: int, index: DuplicateIndex):
         self.writer = writer
         self.bar = bar
         self.window = window
+        self.index = index
         self.next = 0  # the next position to write
         self.allocated = 0
         self.pending: dict[int, Encoded | None] = {}
@@ -378,7 +388,12 @@ class _InOrder:
         self.pending[seq] = result
         while self.next in self.pending:
             result = self.pending.pop(self.next)
-            if result is not None:
+            if result is not None and result.fingerprint is not None:
+                # every parsed page, written before or not, so the answers do not change on resuming
+                duplicate_of = self.index.check_fingerprint(result.fingerprint)
+                if duplicate_of and result.page is not None:
+                    result = Encoded(result.seq, duplicate_row(result.page, duplicate_of))
+            if result is not None and result.page is not None:
                 self.writer.append(result)
                 if self.bar is not None:
                     self.bar.update(1)
@@ -388,27 +403,17 @@ class _InOrder:
         return self.allocated - self.next < self.window
 
 
-def _plan(items: Iterable[Page | PageFailure], done: dict, order: _InOrder, seen: set) -> Iterator[Task]:
-    """The pages to audit; failures, duplicates and pages written before are settled on the way."""
-    with DuplicateIndex() as index:
-        yield from _settle(items, done, order, seen, index)
-
-
-def _settle(items, done: dict, order: _InOrder, seen: set, index: DuplicateIndex) -> Iterator[Task]:
+def _plan(items: Iterable[RawPage | PageFailure], done: dict, order: _InOrder, seen: set) -> Iterator[Task]:
+    """The pages for the engine; failures are settled on the way, and pages written before are sent only
+    to be parsed (the duplicate index needs their fingerprints)."""
     for item in items:
         seq = order.allocate()
         key = (item.id, str(item.path or ""))
         seen.add(key)
         if isinstance(item, PageFailure):
             order.put(seq, None if key in done else Encoded(seq, item.as_record()))
-            continue
-        duplicate_of = index.check(item)  # every page, written or not, so the answers do not change
-        if key in done:
-            order.put(seq, None)
-        elif duplicate_of:
-            order.put(seq, Encoded(seq, duplicate_row(item, duplicate_of)))
         else:
-            yield Task(seq, item)
+            yield Task(seq, item, audit=key not in done)
 
 
 def _engine(options: AuditOptions, tasks: Iterator[Task]):
@@ -442,7 +447,7 @@ def run_audit(paths: list[str | Path], out: Path, options: AuditOptions) -> RunS
     """Audit every page under paths into the run folder out (continuing an unfinished run there)."""
     options.validate()
     paths = list(paths)
-    items = read_pages(paths, options)  # raises for a missing path before anything is written
+    items = iter_pages(paths, ingest_options(options), defer=True)  # raises for a missing path now
     set_overlays(options.lexicon_files)  # this process compares across sources with the same lexicons
     registry = load_rules(options)  # a broken rule or lexicon file stops the run before it starts
     writer = RunWriter(out)
@@ -453,12 +458,13 @@ def run_audit(paths: list[str | Path], out: Path, options: AuditOptions) -> RunS
         bar = _progress_bar(paths, options, len(done))
         try:
             seen: set = set()
-            order = _InOrder(writer, bar, window=0)
-            engine, tasks, summary.engine = _engine(options, _plan(items, dict(done), order, seen))
-            with engine:
-                order.window = max(64, WINDOW_PER_SLOT * engine.capacity)
-                for result in engine.run(tasks, order.can_take):
-                    order.put(result.seq, result)
+            with DuplicateIndex() as index:
+                order = _InOrder(writer, bar, window=0, index=index)
+                engine, tasks, summary.engine = _engine(options, _plan(items, dict(done), order, seen))
+                with engine:
+                    order.window = max(64, WINDOW_PER_SLOT * engine.capacity)
+                    for result in engine.run(tasks, order.can_take):
+                        order.put(result.seq, result)
             assert not order.pending, "pages left unwritten"
         finally:
             if bar is not None:

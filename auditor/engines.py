@@ -3,7 +3,9 @@
 Every engine runs the same per-page function, :func:`audit_one`, with one :class:`~auditor.audit.Auditor`
 per process (the spaCy pipeline is loaded once per worker, never per page), and hands back
 :class:`Encoded` results: the page's row plus its claims, findings and text already serialised as
-JSON lines, so the main process only appends them to the run folder.
+JSON lines, so the main process only appends them to the run folder. Pages usually arrive unparsed
+(:class:`~auditor.ingest.RawPage`): parsing them is costly too, so it runs in the workers, and each
+result carries the page's :class:`~auditor.ingest.Fingerprint` for the main process's duplicate index.
 
 Each process rebuilds its Auditor every ``RECYCLE_PAGES`` pages (spaCy's vocabulary and tokenizer
 cache grow with every new word), so a worker's memory stays flat however many pages it audits.
@@ -45,6 +47,7 @@ from typing import Callable, Iterable, Iterator
 
 from . import __version__
 from .errors import AuditorError
+from .ingest import Fingerprint, PageFailure, RawPage, fingerprint
 from .options import AuditOptions
 from .page import Page
 
@@ -62,16 +65,18 @@ class Encoded:
     """One page's result, ready to append to the run folder."""
 
     seq: int  # position of the page in the input
-    page: dict  # the pages.jsonl row (the text file name is added by the writer)
+    page: dict | None  # the pages.jsonl row (the text file name is added by the writer); None: write nothing
     claims: str = ""  # claims.jsonl lines
     findings: str = ""  # findings.jsonl lines (this page's own findings)
     text: str | None = None  # the texts/ file (JSON), for audited pages
+    fingerprint: Fingerprint | None = None  # for the duplicate index; None when the page was not parsed
 
 
 @dataclass
 class Task:
     seq: int
-    page: Page
+    page: Page | RawPage
+    audit: bool = True  # False: a page written by an earlier run, parsed only for its fingerprint
 
 
 # -- the per-page function --------------------------------------------------------------------------
@@ -121,27 +126,43 @@ def budget_message(budget: float) -> str:
     return f"time budget of {budget:g} s exceeded"
 
 
-def audit_one(auditor, page: Page, seq: int, budget: float | None) -> Encoded:
-    """Audit one page; a page that fails or runs out of time becomes a failed row, never an exception."""
+def audit_one(auditor, page: Page | RawPage, seq: int, budget: float | None, audit: bool = True) -> Encoded:
+    """Parse (a RawPage) and audit one page; a page that fails or runs out of time becomes a failed row,
+    never an exception. Without ``audit`` the page is parsed for its fingerprint only, and nothing is
+    written for it."""
+    page_fingerprint = None
     try:
         with deadline(budget):
+            if isinstance(page, RawPage):
+                page = page.parse()
+                if isinstance(page, PageFailure):
+                    return Encoded(seq, page.as_record() if audit else None)
+            page_fingerprint = fingerprint(page)
+            if not audit:
+                return Encoded(seq, None, fingerprint=page_fingerprint)
             result = auditor.audit_page(page)
     except TimeBudgetExceeded:
-        return Encoded(seq, failed_row(page, E_TIME_BUDGET, budget_message(budget)))
+        return Encoded(seq, failed_row(page, E_TIME_BUDGET, budget_message(budget)) if audit else None,
+                       fingerprint=page_fingerprint)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:  # noqa: BLE001 - a hostile page must not stop the run
-        return Encoded(seq, failed_row(page, E_AUDIT, f"error while auditing the page: {type(e).__name__}: "
-                                       f"{' '.join(str(e).split())[:200]}"))
+        message = f"error while auditing the page: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+        return Encoded(seq, failed_row(page, E_AUDIT, message) if audit else None, fingerprint=page_fingerprint)
     return Encoded(seq, result.page, "".join(dumps(r) + "\n" for r in result.claims),
                    "".join(dumps(r) + "\n" for r in result.findings),
-                   None if result.text is None else dumps(result.text))
+                   None if result.text is None else dumps(result.text), page_fingerprint)
 
 
-def audit_batch(tasks: list[tuple[int, Page]], options: AuditOptions) -> list[Encoded]:
+def task_failed(task: Task, code: str, message: str) -> Encoded:
+    """The result of a page whose worker was lost or killed (nothing to write when it was not to be audited)."""
+    return Encoded(task.seq, failed_row(task.page, code, message) if task.audit else None)
+
+
+def audit_batch(tasks: list[Task], options: AuditOptions) -> list[Encoded]:
     """What a Dask task runs: a few pages with this worker's cached Auditor."""
     auditor = auditor_for(options, len(tasks))
-    return [audit_one(auditor, page, seq, options.time_budget) for seq, page in tasks]
+    return [audit_one(auditor, t.page, t.seq, options.time_budget, t.audit) for t in tasks]
 
 
 # -- the soft deadline ------------------------------------------------------------------------------
@@ -223,7 +244,7 @@ class InProcess:
 
     def run(self, tasks: Iterable[Task], can_take: Callable[[], bool]) -> Iterator[Encoded]:
         for task in tasks:
-            yield audit_one(auditor_for(self.options, 1), task.page, task.seq, self.options.time_budget)
+            yield audit_one(auditor_for(self.options, 1), task.page, task.seq, self.options.time_budget, task.audit)
 
 
 def _worker_main(conn, options: AuditOptions) -> None:
@@ -257,10 +278,10 @@ def _worker_main(conn, options: AuditOptions) -> None:
             msg = inbox.get()
             if msg is None:
                 return
-            seq, page = msg
+            seq, page, audit = msg
             conn.send(("start", seq))
             auditor = auditor_for(options, 1)
-            conn.send(("done", seq, audit_one(auditor, page, seq, options.time_budget)))
+            conn.send(("done", seq, audit_one(auditor, page, seq, options.time_budget, audit)))
     except (BrokenPipeError, EOFError, OSError):
         return
 
@@ -325,7 +346,7 @@ class LocalPool:
     def _send(self, worker: _Worker, task: Task) -> None:
         worker.queue.append(task)
         try:
-            worker.conn.send((task.seq, task.page))
+            worker.conn.send((task.seq, task.page, task.audit))
         except OSError:  # the worker is gone; the next wait() sees it and says why
             pass
 
@@ -385,7 +406,7 @@ class LocalPool:
                         time.monotonic() - w.started_at > budget + HARD_GRACE:
                     task = w.queue[0]
                     self._replace(w)
-                    yield Encoded(task.seq, failed_row(task.page, E_TIME_BUDGET, budget_message(budget)))
+                    yield task_failed(task, E_TIME_BUDGET, budget_message(budget))
 
     def _message(self, w: _Worker, msg) -> Iterator[Encoded]:
         kind = msg[0]
@@ -414,8 +435,7 @@ class LocalPool:
             self.attempts[task.seq] = self.attempts.get(task.seq, 0) + 1
         self._replace(w, keep_first=retry)
         if task is not None and not retry:
-            yield Encoded(task.seq, failed_row(task.page, E_WORKER_DIED,
-                                               f"the worker process died while auditing this page (exit code {code})"))
+            yield task_failed(task, E_WORKER_DIED, f"the worker process died while auditing this page (exit code {code})")
 
 
 class DaskEngine:
@@ -483,8 +503,7 @@ class DaskEngine:
                         exhausted = True
                 if not chunk:
                     return
-                future = self.client.submit(audit_batch, [(t.seq, t.page) for t in chunk], self.options,
-                                            pure=False)
+                future = self.client.submit(audit_batch, chunk, self.options, pure=False)
                 batches[future.key] = chunk
                 pending.add(future)
                 in_flight += len(chunk)
@@ -497,8 +516,8 @@ class DaskEngine:
             try:
                 results = future.result()
             except Exception as e:  # noqa: BLE001 - a lost worker (KilledWorker) fails its pages only
-                results = [Encoded(t.seq, failed_row(t.page, E_WORKER_DIED, f"the Dask worker was lost while "
-                                                     f"auditing this page: {type(e).__name__}")) for t in chunk]
+                results = [task_failed(t, E_WORKER_DIED, f"the Dask worker was lost while auditing this page: "
+                                       f"{type(e).__name__}") for t in chunk]
             future.release()
             yield from results
             fill()

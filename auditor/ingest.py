@@ -130,12 +130,68 @@ class IngestOptions:
     manifest: Path | None = None  # CSV page,url,source applying to every input
 
 
+@dataclass
+class RawPage:
+    """A page taken from its file but not parsed yet: decoding, HTML parsing and text extraction (the costly
+    part of reading) happen in ``parse``, which a batch run calls in its worker processes."""
+
+    id: str
+    path: str  # the input file
+    url: str
+    source: str  # from a manifest or the record; "" = the url's domain, else the folder's name
+    folder_name: str
+    kind: str  # "html" | "text"
+    content: bytes | str  # bytes: still to be decoded
+    max_text_chars: int
+    http_charset: str = ""  # a WARC response's charset, for decoding its bytes
+    fetched_at: str = ""
+    where: str = ""  # what error messages start with: "line 12: " in a JSONL file, the url in a WARC file
+    failure_path: str = ""  # where a failure points (file:line in a JSONL file); the file when empty
+
+    def parse(self) -> Page | PageFailure:
+        """The Page, or the PageFailure saying why there is none; never an exception."""
+        try:
+            if self.kind == "html":
+                html = decode_html(self.content, self.http_charset) if isinstance(self.content, bytes) else self.content
+                page = read_html(html, self.id, self.url, self.source, self.path)
+            else:
+                text = decode_text(self.content) if isinstance(self.content, bytes) else self.content
+                page = read_text(text, self.id, self.url, self.source, self.path)
+        except IngestError as err:
+            return self.failure(err.code, self.where + err.message)
+        except Exception as err:  # hostile input must never stop the batch
+            return self.failure(E_INTERNAL, f"{self.where}internal error: {type(err).__name__}: {_one_line(str(err))}")
+        page.fetched_at = self.fetched_at
+        if not page.source:
+            page.source = self.folder_name
+        if len(page.text) > self.max_text_chars:
+            return PageFailure(page.id, page.path, page.url, page.source, "skipped", E_TOO_LARGE,
+                               f"text too long: {len(page.text)} characters after extraction "
+                               f"(max_text_chars {self.max_text_chars})")
+        return page
+
+    def failure(self, code: str, message: str) -> PageFailure:
+        return PageFailure(id=self.id, path=self.failure_path or self.path, url=self.url,
+                           source=self.source or registered_domain(self.url) or self.folder_name,
+                           status="skipped" if code in _SKIP_CODES else "failed", code=code,
+                           message=_one_line(message))
+
+    def as_record(self) -> dict:
+        """What is known of the page before it is parsed, in the shape of ``Page.as_record``."""
+        return {"page": self.id, "source": self.source or registered_domain(self.url) or self.folder_name,
+                "url": self.url, "title": "", "path": self.path, "fetched_at": self.fetched_at, "words": 0}
+
+
 # =========================================================================== iter_pages
 
 
-def iter_pages(paths: Iterable[str | Path],
-               options: IngestOptions = IngestOptions()) -> Iterator[Page | PageFailure]:
+def iter_pages(paths: Iterable[str | Path], options: IngestOptions = IngestOptions(),
+               defer: bool = False) -> Iterator[Page | PageFailure | RawPage]:
     """Yield a ``Page`` or a ``PageFailure`` for every page under ``paths``.
+
+    With ``defer``, pages come as ``RawPage`` (read, not parsed): whoever takes them calls ``parse()``,
+    which gives the same ``Page`` or ``PageFailure``. Files that cannot be read at all, broken records
+    and archives still come as ``PageFailure``.
 
     Raises at once (before any page is read): ``IngestError`` E106 for a
     missing path, ``NoPagesError`` E109 for a directory without files,
@@ -150,15 +206,15 @@ def iter_pages(paths: Iterable[str | Path],
     # The user's own manifests fail loudly now; ones met deeper in a walk become failure records.
     base = [_Manifest.load(Path(options.manifest))] if options.manifest else []
     top = {p: _Manifest.load(p / "manifest.csv") for p in paths if p.is_dir() and (p / "manifest.csv").is_file()}
-    return _generate(paths, options, base, top)
+    return _generate(paths, options, base, top, defer)
 
 
-def _generate(paths, options, base, top) -> Iterator[Page | PageFailure]:
+def _generate(paths, options, base, top, defer: bool) -> Iterator[Page | PageFailure | RawPage]:
     ids = _IdRegistry()
     for path in paths:
         for item in _pages_under(path, options, base, top):
             item.id = ids.claim(item.id)
-            yield item
+            yield item if defer or not isinstance(item, RawPage) else item.parse()
 
 
 def _pages_under(path: Path, options: IngestOptions, base: list[_Manifest],
@@ -228,7 +284,7 @@ def _read_file(ctx: _FileContext) -> Iterator[Page | PageFailure]:
         yield _read_single(ctx, kind, st.st_size)
 
 
-def _read_single(ctx: _FileContext, kind: str, size: int) -> Page | PageFailure:
+def _read_single(ctx: _FileContext, kind: str, size: int) -> RawPage | PageFailure:
     """A .txt/.md or .html file: one file, one page."""
     limit = ctx.options.max_bytes
     if size > limit:
@@ -240,16 +296,7 @@ def _read_single(ctx: _FileContext, kind: str, size: int) -> Page | PageFailure:
         return ctx.failure(E_UNREADABLE, f"cannot read file: {_os_reason(err)}")
     if len(data) > limit:
         return ctx.failure(E_TOO_LARGE, f"file too large: more than {limit} bytes (max_bytes)")
-    # Source: the manifest's, else read_* takes the url's domain, else finish() the folder name.
-    url, source = ctx.url, ctx.manifest_source
-    try:
-        if kind == "html":
-            page = read_html(decode_html(data), ctx.page_id, url, source, str(ctx.file))
-        else:
-            page = read_text(decode_text(data), ctx.page_id, url, source, str(ctx.file))
-    except IngestError as err:
-        return ctx.failure(err.code, err.message)
-    return ctx.finish(page)
+    return ctx.raw_page(ctx.page_id, ctx.url, ctx.manifest_source, kind, data)
 
 
 # =========================================================================== files and folders
@@ -404,15 +451,10 @@ class _FileContext:
                 return found
         return "", ""
 
-    def finish(self, page: Page) -> Page | PageFailure:
-        if not page.source:
-            page.source = self.folder_name
-        limit = self.options.max_text_chars
-        if len(page.text) > limit:
-            return self.failure(E_TOO_LARGE, f"text too long: {len(page.text)} characters after "
-                                f"extraction (max_text_chars {limit})", page_id=page.id, url=page.url,
-                                source=page.source, path=page.path)
-        return page
+    def raw_page(self, page_id: str, url: str, source: str, kind: str, content: bytes | str, **more) -> RawPage:
+        """A page of this file, to be parsed later; source "" = the url's domain, else the folder name."""
+        return RawPage(id=page_id, path=str(self.file), url=url, source=source, folder_name=self.folder_name,
+                       kind=kind, content=content, max_text_chars=self.options.max_text_chars, **more)
 
     def failure(self, code: str, message: str, page_id: str | None = None, url: str | None = None,
                 source: str | None = None, path: str | None = None) -> PageFailure:
@@ -492,7 +534,7 @@ def _line_failure(ctx: _FileContext, lineno: int, code: str, message: str, page_
                        source=source, path=f"{ctx.file}:{lineno}")
 
 
-def _jsonl_record(ctx: _FileContext, lineno: int, line: bytes) -> Page | PageFailure:
+def _jsonl_record(ctx: _FileContext, lineno: int, line: bytes) -> RawPage | PageFailure:
     fix = _fix_surrogates if _SURROGATE_ESCAPE.search(line) else _same
     try:
         record = json.loads(line.decode("utf-8-sig" if lineno == 1 else "utf-8"))
@@ -517,15 +559,9 @@ def _jsonl_record(ctx: _FileContext, lineno: int, line: bytes) -> Page | PageFai
                              page_id, url, source)
     # An empty "html" next to a real "text" means the crawler kept only the text.
     use_html = isinstance(html, str) and (not isinstance(text, str) or (html and not html.isspace()))
-    try:
-        if use_html:
-            page = read_html(fix(html), page_id, url, source, str(ctx.file))
-        else:
-            page = read_text(fix(text), page_id, url, source, str(ctx.file))
-    except IngestError as err:
-        return _line_failure(ctx, lineno, err.code, f"line {lineno}: {err.message}", page_id, url, source)
-    page.fetched_at = fix(_str_field(record, "fetched_at"))
-    return ctx.finish(page)
+    return ctx.raw_page(page_id, url, source, "html" if use_html else "text", fix(html if use_html else text),
+                        fetched_at=fix(_str_field(record, "fetched_at")), where=f"line {lineno}: ",
+                        failure_path=f"{ctx.file}:{lineno}")
 
 
 def _str_field(record: dict, key: str) -> str:
@@ -595,7 +631,7 @@ def _read_warc(ctx: _FileContext) -> Iterator[Page | PageFailure]:
         yield ctx.failure(E_NO_TEXT, "no HTML response records with status 200 in the WARC file")
 
 
-def _warc_record(ctx: _FileContext, record) -> Page | PageFailure | None:
+def _warc_record(ctx: _FileContext, record) -> RawPage | PageFailure | None:
     if record.rec_type != "response" or record.http_headers is None:
         return None
     if record.http_headers.get_statuscode() != "200":
@@ -614,17 +650,14 @@ def _warc_record(ctx: _FileContext, record) -> Page | PageFailure | None:
         if _ends_short(record):
             return ctx.failure(E_BAD_ARCHIVE, f"{url}: record truncated (the WARC file ends inside it)",
                                page_id=page_id, url=url, source=source)
-        if len(data) > limit:
-            raise IngestError(f"response too large: more than {limit} bytes (max_bytes)", E_TOO_LARGE)
-        html = decode_html(data, _charset_of(content_type))
-        page = read_html(html, page_id, url, source, str(ctx.file))
-    except IngestError as err:
-        return ctx.failure(err.code, f"{url}: {err.message}", page_id=page_id, url=url, source=source)
     except (OSError, ValueError, zlib.error, EOFError) as err:  # bad Content-Encoding, chunking
         return ctx.failure(E_BAD_ARCHIVE, f"{url}: cannot read response body ({type(err).__name__})",
                            page_id=page_id, url=url, source=source)
-    page.fetched_at = record.rec_headers.get_header("WARC-Date") or ""
-    return ctx.finish(page)
+    if len(data) > limit:
+        return ctx.failure(E_TOO_LARGE, f"{url}: response too large: more than {limit} bytes (max_bytes)",
+                           page_id=page_id, url=url, source=source)
+    return ctx.raw_page(page_id, url, source, "html", data, http_charset=_charset_of(content_type),
+                        fetched_at=record.rec_headers.get_header("WARC-Date") or "", where=f"{url}: ")
 
 
 def _ends_short(record) -> bool:
@@ -1529,6 +1562,21 @@ def _minhash(text: str):
     return (sig >> np.uint64(32)).astype(np.uint32)
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the duplicate index needs of a page: small, so it travels back from a worker cheaply."""
+
+    page: str  # the page's id
+    text_hash: bytes  # SHA-1 of the whitespace-normalised text (exact copies)
+    minhash: bytes | None  # the MinHash signature (near copies); None under three words
+
+
+def fingerprint(page: Page) -> Fingerprint:
+    sig = _minhash(page.text)
+    return Fingerprint(page.id, hashlib.sha1(" ".join(page.text.split()).encode("utf-8", "surrogatepass")).digest(),
+                       None if sig is None else sig.tobytes())
+
+
 def find_duplicates(pages: Iterable[Page]) -> dict[str, str]:
     """Map each duplicate page's id to the id of the first page with the same or nearly the same text.
 
@@ -1594,6 +1642,10 @@ class DuplicateIndex:
             Path(self._path).unlink(missing_ok=True)
 
     def check(self, page: Page) -> str | None:
+        return self.check_fingerprint(fingerprint(page))
+
+    def check_fingerprint(self, page_fingerprint: Fingerprint) -> str | None:
+        """``check`` for a page known by its fingerprint (computed where the page was parsed)."""
         import numpy as np
 
         db = self._db
@@ -1601,11 +1653,11 @@ class DuplicateIndex:
         if self._pages % 1000 == 0:  # one transaction per thousand pages
             db.execute("COMMIT")
             db.execute("BEGIN")
-        key = hashlib.sha1(" ".join(page.text.split()).encode("utf-8", "surrogatepass")).digest()
+        key = page_fingerprint.text_hash
         row = db.execute("SELECT first FROM exact WHERE key = ?", (key,)).fetchone()
         if row is not None:
             return row[0]
-        sig = _minhash(page.text)
+        sig = None if page_fingerprint.minhash is None else np.frombuffer(page_fingerprint.minhash, dtype=np.uint32)
         match = None
         if sig is not None:
             keys = [bytes([i]) + sig[i * _ROWS:(i + 1) * _ROWS].tobytes() for i in range(_BANDS)]
@@ -1618,9 +1670,9 @@ class DuplicateIndex:
                 sigs = np.stack([np.frombuffer(r[2], dtype=np.uint32) for r in rows])
                 hits = np.flatnonzero(np.count_nonzero(sigs == sig, axis=1) >= NEAR_DUPLICATE_THRESHOLD * _PERMUTATIONS)
                 match = rows[hits[0]][1] if len(hits) else None
-        db.execute("INSERT INTO exact VALUES (?, ?)", (key, match or page.id))  # later exact copies: the same first
+        db.execute("INSERT INTO exact VALUES (?, ?)", (key, match or page_fingerprint.page))  # later exact copies: the same first
         if match is None and sig is not None:
-            n = db.execute("INSERT INTO firsts (id, sig) VALUES (?, ?)", (page.id, sig.tobytes())).lastrowid
+            n = db.execute("INSERT INTO firsts (id, sig) VALUES (?, ?)", (page_fingerprint.page, page_fingerprint.minhash)).lastrowid
             in_bucket = Counter(k for k, _ in in_bands)
             db.executemany("INSERT INTO bands VALUES (?, ?)", [(k, n) for k in keys if in_bucket[k] < _MAX_BUCKET])
         return match

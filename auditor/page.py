@@ -36,6 +36,8 @@ class Page:
     blocks: list[Block] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
 
+    RECORD_FIELDS = ("page", "source", "url", "title", "path", "fetched_at", "words")  # of as_record
+
     def as_record(self) -> dict:
         return {"page": self.id, "source": self.source, "url": self.url, "title": self.title,
                 "path": self.path, "fetched_at": self.fetched_at, "words": len(self.text.split())}

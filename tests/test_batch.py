@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auditor import batch, engines
+from auditor import batch, engines, ingest
 from auditor.audit import load_rules
 from auditor.batch import RunWriter, iter_jsonl, run_audit
 from auditor.compare import compare_sources, intervention_of
@@ -125,6 +125,21 @@ def test_duplicates_are_reported_and_audited_once(corpus, sequential):
         assert not (sequential / "texts" / f"{page}.json").exists()
     summary_line = [r["status"] for r in pages]
     assert summary_line.count("audited") == len(pages) - len(duplicates) - 3
+
+
+def test_pages_are_parsed_in_the_workers_not_the_main_process(corpus, sequential, tmp_path, monkeypatch):
+    main, parsed_here = os.getpid(), []
+    real = ingest.RawPage.parse
+
+    def parse(self):
+        if os.getpid() == main:
+            parsed_here.append(self.id)
+        return real(self)
+
+    monkeypatch.setattr(ingest.RawPage, "parse", parse)
+    run_audit([corpus], tmp_path, options(workers=2))
+    assert parsed_here == []
+    assert contents(tmp_path) == contents(sequential)  # duplicates found from the workers' fingerprints
 
 
 def test_duplicate_index_agrees_with_find_duplicates(corpus):
@@ -313,6 +328,29 @@ def test_time_budget_fails_the_page_and_the_run_goes_on(corpus, tmp_path, worker
     assert summary.failed == len(timed_out) + 2
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_parsing_a_page_is_under_the_time_budget(tmp_path, monkeypatch, workers):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for n in range(4):
+        (pages / f"p{n}.txt").write_text(f"Recovery takes {n + 2} weeks for most patients after cervical fusion.")
+    (pages / "p2.txt").write_text("HANG while this page is read.")
+    real = ingest.read_text
+
+    def read_text_slowly(text, *args, **kw):
+        if text.startswith("HANG"):
+            time.sleep(30)
+        return real(text, *args, **kw)
+
+    monkeypatch.setattr(ingest, "read_text", read_text_slowly)  # forked workers inherit it
+    started = time.monotonic()
+    run_audit([pages], tmp_path / "run", options(workers=workers, time_budget=0.5))
+    assert time.monotonic() - started < 25
+    rows = {r["page"]: r for r in iter_jsonl(tmp_path / "run" / "pages.jsonl")}
+    assert rows["p2"]["status"] == "failed" and rows["p2"]["error_code"] == "E410"
+    assert [rows[f"p{n}"]["status"] for n in (0, 1, 3)] == ["audited"] * 3
+
+
 def _misbehaving_worker(conn, options):
     """A pool worker whose page "STUCK" hangs where no signal reaches it and whose page "CRASH" kills it."""
     import signal as _signal
@@ -322,12 +360,12 @@ def _misbehaving_worker(conn, options):
     _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGALRM})
     real = _engines.audit_one
 
-    def audit_one(auditor, page, seq, budget):
+    def audit_one(auditor, page, seq, budget, audit=True):
         if page.text.startswith("STUCK"):
             _time.sleep(120)
         if page.text.startswith("CRASH"):
             os._exit(7)
-        return real(auditor, page, seq, budget)
+        return real(auditor, page, seq, budget, audit)
 
     _engines.audit_one = audit_one
     _engines._worker_main(conn, options)
@@ -407,7 +445,7 @@ def test_in_order_writer_bounds_the_window(tmp_path):
         def append(self, result):
             written.append(result.seq)
 
-    order = batch._InOrder(Sink(), None, window=3)
+    order = batch._InOrder(Sink(), None, window=3, index=None)
     seqs = [order.allocate() for _ in range(3)]
     assert not order.can_take()
     order.put(seqs[2], Encoded(2, {}))
