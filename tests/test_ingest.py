@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from auditor import ingest
 from auditor.errors import IngestError
-from auditor.ingest import (IngestOptions, NoPagesError, PageFailure, find_duplicates, iter_pages, read_html,
-                            read_text, registered_domain, safe_filename)
+from auditor.ingest import (IngestOptions, NoPagesError, PageFailure, RawPage, find_duplicates, iter_pages,
+                            read_html, read_text, registered_domain, safe_filename)
 from auditor.page import Page
 
 DATA = Path(__file__).parent / "data" / "ingest"
@@ -28,7 +28,12 @@ DATA = Path(__file__).parent / "data" / "ingest"
 
 
 def run(*paths, **options) -> list:
-    return list(iter_pages([str(p) for p in paths], IngestOptions(**options)))
+    """What iter_pages yields; checked on the way against the same input read with ``defer`` and parsed after."""
+    paths = [str(p) for p in paths]
+    items = list(iter_pages(paths, IngestOptions(**options)))
+    deferred = iter_pages(paths, IngestOptions(**options), defer=True)
+    assert [x.parse() if isinstance(x, RawPage) else x for x in deferred] == items
+    return items
 
 
 def only(items: list):
