@@ -165,21 +165,26 @@ class RawPage:
         if not page.source:
             page.source = self.folder_name
         if len(page.text) > self.max_text_chars:
-            return PageFailure(page.id, page.path, page.url, page.source, "skipped", E_TOO_LARGE,
-                               f"text too long: {len(page.text)} characters after extraction "
-                               f"(max_text_chars {self.max_text_chars})")
+            return _failure(page.id, page.path, page.url, page.source, E_TOO_LARGE,
+                            f"text too long: {len(page.text)} characters after extraction "
+                            f"(max_text_chars {self.max_text_chars})")
         return page
 
     def failure(self, code: str, message: str) -> PageFailure:
-        return PageFailure(id=self.id, path=self.failure_path or self.path, url=self.url,
-                           source=self.source or registered_domain(self.url) or self.folder_name,
-                           status="skipped" if code in _SKIP_CODES else "failed", code=code,
-                           message=_one_line(message))
+        return _failure(self.id, self.failure_path or self.path, self.url, self._source(), code, message)
 
     def as_record(self) -> dict:
         """What is known of the page before it is parsed, in the shape of ``Page.as_record``."""
-        return {"page": self.id, "source": self.source or registered_domain(self.url) or self.folder_name,
-                "url": self.url, "title": "", "path": self.path, "fetched_at": self.fetched_at, "words": 0}
+        return {"page": self.id, "source": self._source(), "url": self.url, "title": "", "path": self.path,
+                "fetched_at": self.fetched_at, "words": 0}
+
+    def _source(self) -> str:
+        return self.source or registered_domain(self.url) or self.folder_name
+
+
+def _failure(page_id: str, path: str, url: str, source: str, code: str, message: str) -> PageFailure:
+    return PageFailure(id=page_id, path=path, url=url, source=source,
+                       status="skipped" if code in _SKIP_CODES else "failed", code=code, message=_one_line(message))
 
 
 # =========================================================================== iter_pages
@@ -461,9 +466,7 @@ class _FileContext:
         url = self.url if url is None else url
         if source is None:
             source = self.manifest_source or registered_domain(url) or self.folder_name
-        return PageFailure(id=page_id or self.page_id, path=path or str(self.file), url=url,
-                           source=source, status="skipped" if code in _SKIP_CODES else "failed",
-                           code=code, message=_one_line(message))
+        return _failure(page_id or self.page_id, path or str(self.file), url, source, code, message)
 
 
 # =========================================================================== JSONL
