@@ -228,27 +228,9 @@ def test_a_clean_run_exits_0_and_one_failed_page_makes_it_3(tmp_path, capsys):
 
 # --------------------------------------------------------------------------- one-line CLI errors
 
-RULE_OK = """family: HSE
-title: House style
-rules:
-  - id: HSE001
-    name: house-superlative
-    kind: claim
-    level: error
-    when: {kind: promotional, category: superlative}
-    message: "House style forbids '{text}'."
-    rationale: Our style guide bans superlatives.
-    resolve: Rephrase.
-"""
-VALUE_OK = """values:
-  - id: house.knee.recovery
-    topic: knee_replacement.recovery_time
-    low: 3
-    high: 6
-    unit: month
-    citation: "House guideline, 2024"
-    url: "https://example.org/guideline"
-"""
+HOUSE = Path(__file__).parent / "data" / "house"  # a valid rule file and values file, shared with test_config
+RULE_OK = (HOUSE / "rules" / "HSE.yaml").read_text()
+VALUE_OK = (HOUSE / "values.yaml").read_text()
 
 
 def _config(tmp_path: Path, key: str, name: str, data: bytes | str) -> list[str]:

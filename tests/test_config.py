@@ -11,6 +11,8 @@ from auditor.cli import main
 from auditor.config import describe, effective, find_config, load_config, options_from, resolve_options
 from auditor.errors import OptionsError, RuleError
 
+HOUSE = Path(__file__).parent / "data" / "house"  # a valid rule file and values file
+
 
 @pytest.fixture(autouse=True)
 def no_overlays():
@@ -156,16 +158,7 @@ def test_lexicon_overlays_merge_and_check_shapes(tmp_path):
 
 
 def test_user_reference_values_are_loaded(project, capsys):
-    write(project / "house" / "values.yaml", """
-        values:
-          - id: house.knee_replacement.recovery_time
-            topic: knee_replacement.recovery_time
-            low: 3
-            high: 6
-            unit: month
-            citation: "House clinical guideline, 2024"
-            url: "https://example.org/guideline"
-    """)
+    write(project / "house" / "values.yaml", (HOUSE / "values.yaml").read_text())
     write(project / "pages" / "a.txt", "After knee replacement, recovery takes 1 to 2 weeks for most patients.\n")
     write(project / "auditor.toml", 'values = ["house/values.yaml"]\nselect = ["REF"]\nfail_on = "never"\n')
     run = project / "run"
@@ -177,19 +170,7 @@ def test_user_reference_values_are_loaded(project, capsys):
 
 
 def test_user_rule_folder(project):
-    write(project / "house" / "rules" / "HSE.yaml", """
-        family: HSE
-        title: House style
-        rules:
-          - id: HSE001
-            name: house-superlative
-            kind: claim
-            level: error
-            when: {kind: promotional, category: superlative}
-            message: "House style forbids '{text}'."
-            rationale: Our style guide bans superlatives.
-            resolve: Rephrase.
-    """)
+    write(project / "house" / "rules" / "HSE.yaml", (HOUSE / "rules" / "HSE.yaml").read_text())
     write(project / "auditor.toml", 'rule_folders = ["house/rules"]\nselect = ["HSE"]\n')
     run = project / "run"
     assert main(["audit", str(project / "pages"), "--out", str(run), "--no-report"]) == 1
