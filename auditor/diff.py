@@ -250,32 +250,29 @@ CSV_COLUMNS = ("change", "item", "source", "page_key", "page", "kind", "what", "
                "finding_id", "detail")
 
 
+# Claims and findings in the CSV: (section of the diff, item, the field shown before/after, the other columns)
+_ROW_ITEMS = (
+    ("claims", "claim", "text", lambda c: {"kind": c["kind"], "what": c["category"], "detail": c["sentence"]}),
+    ("findings", "finding", "message", lambda f: {"what": f["rule"], "level": f["level"],
+                                                  "finding_id": f["finding_id"]}),
+)
+
+
 def as_rows(diff: dict) -> list[dict]:
     rows = []
     for p in diff["pages"]:
         if p["status"] in ("added", "removed"):
             rows.append({"change": p["status"], "item": "page", "source": p["source"], "page_key": p["key"],
                          "page": p["page_b"] or p["page_a"]})
-    for ch in diff["claims"]["changed"]:
-        b, a = ch["before"], ch["after"]
-        rows.append({"change": "changed", "item": "claim", "source": a["source"], "page_key": ch["page_key"],
-                     "page": a["page"], "kind": a["kind"], "what": a["category"], "before": b["text"],
-                     "after": a["text"], "detail": a["sentence"]})
-    for name, field in (("added", "after"), ("removed", "before")):
-        for c in diff["claims"][name]:
-            rows.append({"change": name, "item": "claim", "source": c["source"], "page_key": c["page_key"],
-                         "page": c["page"], "kind": c["kind"], "what": c["category"], field: c["text"],
-                         "detail": c["sentence"]})
-    for ch in diff["findings"]["changed"]:
-        b, a = ch["before"], ch["after"]
-        rows.append({"change": "changed", "item": "finding", "source": a["source"], "page_key": ch["page_key"],
-                     "page": a["page"], "what": a["rule"], "level": a["level"], "before": b["message"],
-                     "after": a["message"], "finding_id": a["finding_id"]})
-    for name, field in (("added", "after"), ("removed", "before")):
-        for f in diff["findings"][name]:
-            rows.append({"change": name, "item": "finding", "source": f["source"], "page_key": f["page_key"],
-                         "page": f["page"], "what": f["rule"], "level": f["level"], field: f["message"],
-                         "finding_id": f["finding_id"]})
+    for section, item, text, columns in _ROW_ITEMS:
+        for ch in diff[section]["changed"]:
+            a = ch["after"]
+            rows.append({"change": "changed", "item": item, "source": a["source"], "page_key": ch["page_key"],
+                         "page": a["page"], **columns(a), "before": ch["before"][text], "after": a[text]})
+        for name, side in (("added", "after"), ("removed", "before")):
+            for x in diff[section][name]:
+                rows.append({"change": name, "item": item, "source": x["source"], "page_key": x["page_key"],
+                             "page": x["page"], **columns(x), side: x[text]})
     return rows
 
 
