@@ -934,9 +934,10 @@ _MAX_COMMENT_NODES = 2000
 _WS = re.compile(r"\s+")
 _INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff]")  # soft hyphen, zero-width space, word joiner, BOM
 
-_TRAFILATURA_ARGS = dict(output_format="xml", include_links=True, include_comments=False,
-                         include_tables=True, include_formatting=False, include_images=False,
-                         favor_recall=True, with_metadata=False)
+# trafilatura.Extractor settings: what `trafilatura.extract(output_format="xml", include_links=True,
+# include_comments=False, favor_recall=True, ...)` would use.
+_TRAFILATURA_SETTINGS = dict(output_format="xml", links=True, comments=False, tables=True, formatting=False,
+                             images=False, recall=True, with_metadata=False)
 
 
 # -- deeply nested HTML: see the module docstring. The scan follows the HTML parser's stack of open elements and its
@@ -1228,11 +1229,10 @@ def _clean_inline(text: str) -> str:
 
 def _extract_main(html: str, url: str, builder: _TextBuilder) -> bool:
     """trafilatura's main text into builder; False when it found nothing (or broke on the page)."""
-    import trafilatura
     from lxml import etree
 
     try:
-        xml = trafilatura.extract(html, url=url or None, **_TRAFILATURA_ARGS)
+        xml = _trafilatura_xml(html, url)
     except Exception:  # trafilatura breaking on hostile HTML: fall back to the visible text
         return False
     if not xml:
@@ -1247,6 +1247,17 @@ def _extract_main(html: str, url: str, builder: _TextBuilder) -> bool:
     main = root.find("main")
     _XmlWalker(builder).walk(main if main is not None else root)
     return bool(builder.blocks)
+
+
+def _trafilatura_xml(html: str, url: str) -> str | None:
+    """What ``trafilatura.extract`` returns in XML, without the content fingerprint it computes for the
+    metadata: a third of its time, and never read here (tests/test_ingest.py checks the output is the same)."""
+    from trafilatura.core import bare_extraction, determine_returnstring
+    from trafilatura.settings import Extractor
+
+    options = Extractor(url=url or None, **_TRAFILATURA_SETTINGS)
+    document = bare_extraction(html, options=options, as_dict=False)
+    return determine_returnstring(document, options) if document else None
 
 
 class _TextBuilder:

@@ -21,6 +21,7 @@ from auditor.ingest import (IngestOptions, NoPagesError, PageFailure, RawPage, f
                             read_html, read_text, registered_domain, safe_filename)
 from auditor.page import Page
 
+ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "ingest"
 
 
@@ -182,6 +183,24 @@ def test_html_reader_comments_are_separate_blocks_at_the_end(clinic):
     for noise in ("Reply", "Jane", "Post Comment", "thoughts on"):
         assert noise not in clinic.text
 
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "corpus").glob("*.html")) + [DATA / "site" / "clinic.html"],
+                         ids=lambda p: p.name)
+def test_main_text_is_what_trafilatura_extract_gives(path):
+    # the reader skips trafilatura's metadata fingerprint; everything else must be its extract()
+    import trafilatura
+    from lxml import etree
+
+    html = path.read_text(encoding="utf-8")
+    expected = trafilatura.extract(html, url="https://clinic.example/page", output_format="xml",
+                                   include_links=True, include_comments=False, include_tables=True,
+                                   include_formatting=False, include_images=False, favor_recall=True,
+                                   with_metadata=False)
+    got = ingest._trafilatura_xml(html, "https://clinic.example/page")
+    assert got and expected
+    main = [etree.tostring(etree.fromstring(xml.encode("utf-8")).find("main")) for xml in (got, expected)]
+    assert main[0] == main[1]
 
 def test_html_fragment_falls_back_to_visible_text():
     page = read_html("<p>Just a fragment of text here.</p><script>var claim = 1;</script>", "f")
