@@ -153,13 +153,13 @@ def _qualifier_value(name: str, value: str) -> str:
     return value
 
 
-def intervention_of(claim: Claim, measure: str, subject: str, tax: Taxonomy) -> str:
+def intervention_of(claim: Claim, measure: str, subject: str, tax: Taxonomy, mentions_in=None) -> str:
     """What the claim is about: the intervention named nearest it in its sentence, else in its heading,
     else the page's subject. A condition ("depression") stands in only for prevalence figures, risk
-    multipliers, or on pages about no intervention."""
+    multipliers, or on pages about no intervention. ``mentions_in``: tax.intervention_in, or a memo of it."""
     at = claim.start - claim.sentence_start
     for text, offset in ((claim.sentence, at), (claim.heading, 0)):
-        mentions = tax.intervention_in(text)
+        mentions = (mentions_in or tax.intervention_in)(text)
         treatments = [m for m in mentions if m[1] not in tax.conditions]
         conditions = [m for m in mentions if m[1] in tax.conditions]
         if treatments and measure not in CONDITION_MEASURES:
@@ -177,6 +177,13 @@ def assign_topics(page: Page, claims: list[Claim]) -> None:
         return
     tax = taxonomy()
     subject = page_subject(page, tax)
+    found: dict[str, list] = {}  # claims share sentences and headings: each is searched once a page
+
+    def mentions_in(text: str) -> list[tuple[int, str]]:
+        if text not in found:
+            found[text] = tax.intervention_in(text)
+        return found[text]
+
     for claim in claims:
         if claim.kind == "numeric":
             measure = measure_of(claim, tax)
@@ -187,7 +194,7 @@ def assign_topics(page: Page, claims: list[Claim]) -> None:
             measure = "absolute_promise"
         else:
             measure = ""
-        intervention = intervention_of(claim, measure, subject, tax)
+        intervention = intervention_of(claim, measure, subject, tax, mentions_in)
         claim.topic = f"{intervention}.{measure}" if intervention and measure else ""
 
 
