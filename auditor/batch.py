@@ -287,6 +287,15 @@ class RunWriter:
 
     # -- the end of the run
 
+    def compared_claims(self) -> Iterator[dict]:
+        """The claims compare_sources looks at, in run order: those with a topic, with COMPARED_FIELDS only."""
+        return ({k: row[k] for k in COMPARED_FIELDS if k in row}
+                for row in iter_jsonl(self.out / "claims.jsonl") if row.get("topic"))
+
+    def claims_fit_one_part(self) -> bool:
+        path = self.out / "claims.jsonl"
+        return not path.exists() or path.stat().st_size <= COMPARE_PART_BYTES
+
     def claims_for_comparison(self) -> Iterator[list[dict]]:
         """The claims compare_sources looks at, in parts that each hold whole interventions, so memory is
         bounded by a part, not by the run. Claims without a topic are left out and only the fields the
@@ -294,8 +303,8 @@ class RunWriter:
         of up to COMPARE_PART_BYTES are one part; more are spilled to disk and dealt into parts of about
         that size (the largest interventions first, each to the smallest part so far)."""
         path = self.out / "claims.jsonl"
-        rows = ({k: row[k] for k in COMPARED_FIELDS if k in row} for row in iter_jsonl(path) if row.get("topic"))
-        if not path.exists() or path.stat().st_size <= COMPARE_PART_BYTES:
+        rows = self.compared_claims()
+        if self.claims_fit_one_part():
             yield list(rows)
             return
         spill = self.out / ".compare"
@@ -334,10 +343,9 @@ class RunWriter:
         for name in ("pages", "claims", "findings"):
             _filter_jsonl(self.out / f"{name}.jsonl", lambda row, n: row.get("page") not in page_ids)
 
-    def finish(self, compared: Iterable[tuple[list[dict], list[dict]]], meta: dict,
-               summary: RunSummary | None = None) -> RunSummary:
+    def add_comparison(self, compared: Iterable[tuple[list[dict], list[dict]]], meta: dict) -> None:
         """Add the cross-source findings and topics (``compared``: (findings, topics) of each part of the
-        comparison, consumed as they come), write the CSV and Parquet tables and run.json."""
+        comparison, consumed as they come)."""
         self.close()
         findings = self.out / "findings.jsonl"
         meta.update(state="finishing", page_findings=sum(1 for _ in _complete_lines(findings)))
@@ -350,6 +358,9 @@ class RunWriter:
                     f.write((dumps(row) + "\n").encode("utf-8", "surrogatepass"))
                 for row in part_topics:
                     t.write((dumps(row) + "\n").encode("utf-8", "surrogatepass"))
+
+    def finish(self, meta: dict, summary: RunSummary | None = None) -> RunSummary:
+        """Write the CSV and Parquet tables and run.json (after add_comparison)."""
         summary = summary or RunSummary(out=self.out)
         for name, n, counts in _write_tables(self.out):
             if name == "pages":
@@ -465,19 +476,30 @@ def run_audit(paths: list[str | Path], out: Path, options: AuditOptions) -> RunS
                     order.window = max(64, WINDOW_PER_SLOT * engine.capacity)
                     for result in engine.run(tasks, order.can_take):
                         order.put(result.seq, result)
-            assert not order.pending, "pages left unwritten"
+                    assert not order.pending, "pages left unwritten"
+                    if bar is not None:
+                        bar.close()
+                        bar = None
+                    writer.drop_pages({pid for key, pid in done.items() if key not in seen})
+                    writer.add_comparison(_comparison(writer, registry, options, engine), meta)
         finally:
             if bar is not None:
                 bar.close()
-        writer.drop_pages({pid for key, pid in done.items() if key not in seen})
-        compared = (compare_sources(part, registry, options) for part in writer.claims_for_comparison())
-        writer.finish(compared, meta, summary)
+        writer.finish(meta, summary)
     finally:
         writer.release()
     if options.report:
         from .report import build_report
         build_report(Path(out))
     return summary
+
+
+def _comparison(writer: RunWriter, registry, options: AuditOptions, engine) -> Iterator[tuple[list[dict], list[dict]]]:
+    """The cross-source step, (findings, topics) a part at a time: in this process, or on the Dask cluster
+    (a dataframe group-by on intervention) when the claims are more than one part."""
+    if isinstance(engine, DaskEngine) and not writer.claims_fit_one_part():
+        return engine.compare(writer.compared_claims(), options, COMPARE_PART_BYTES)
+    return (compare_sources(part, registry, options) for part in writer.claims_for_comparison())
 
 
 def summarise(summary: RunSummary, rows: dict[str, list[dict]]) -> RunSummary:

@@ -25,6 +25,10 @@ Time budget (``AuditOptions.time_budget`` seconds per page):
 * on Dask, only the soft deadline applies (a running Dask task cannot be stopped); a worker lost by
   the cluster fails the pages of its batch with E411.
 
+With more claims than one part of the cross-source step, the Dask engine also runs that step on the
+cluster (:meth:`DaskEngine.compare`): a Dask dataframe group-by on intervention, each group compared by
+a worker.
+
 Error codes: E400 an unexpected error while auditing one page (the run goes on), E410 time budget
 exceeded, E411 the worker process died, E412 a worker could not start (the run stops), E308 the Dask
 scheduler cannot be reached.
@@ -523,3 +527,55 @@ class DaskEngine:
             fill()
             if pending.is_empty() and not exhausted:
                 fill()
+
+    def compare(self, claims: Iterable[dict], options: AuditOptions, block_bytes: int
+                ) -> Iterator[tuple[list[dict], list[dict]]]:
+        """The cross-source step as a Dask dataframe group-by on intervention: the client sends the claims
+        (compact rows, in run order) in blocks of about ``block_bytes``, the workers group them by
+        intervention and compare each group (:func:`compare_group`), and the (findings, topics) come back
+        one output partition at a time. The client holds one block or one partition, never the run."""
+        import dask.dataframe as dd
+        import pandas as pd
+
+        columns = {"seq": "int64", "intervention": "object", "claim": "object"}
+        blocks = [self.client.scatter(pd.DataFrame(block, columns=list(columns)).astype(columns), hash=False)
+                  for block in _claim_blocks(claims, block_bytes)]
+        if not blocks:
+            return
+        frame = dd.from_delayed(blocks, meta=pd.DataFrame(columns=list(columns)).astype(columns), verify_meta=False)
+        compared = frame.groupby("intervention")[["seq", "claim"]].apply(
+            compare_group, options, meta={"table": "object", "line": "object"})
+        for future in self.client.compute(compared.to_delayed()):
+            part = future.result()
+            future.release()
+            yield ([json.loads(line) for line in part["line"][part["table"] == "findings"]],
+                   [json.loads(line) for line in part["line"][part["table"] == "topics"]])
+
+
+def _claim_blocks(claims: Iterable[dict], block_bytes: int) -> Iterator[list[tuple[int, str, str]]]:
+    """(run order, intervention, claim as JSON) rows in blocks of about block_bytes."""
+    from .compare import intervention_of
+
+    block, size = [], 0
+    for seq, claim in enumerate(claims):
+        line = dumps(claim)
+        block.append((seq, intervention_of(claim), line))
+        size += len(line)
+        if size >= block_bytes:
+            yield block
+            block, size = [], 0
+    if block:
+        yield block
+
+
+def compare_group(group, options: AuditOptions):
+    """On a Dask worker: one intervention's claims, in run order, compared across sources. The findings
+    and topic rows come back as JSON lines in a frame (table, line)."""
+    import pandas as pd
+
+    from .compare import compare_sources
+
+    claims = [json.loads(line) for line in group.sort_values("seq")["claim"]]
+    findings, topics = compare_sources(claims, auditor_for(options).registry, options)
+    return pd.DataFrame({"table": ["findings"] * len(findings) + ["topics"] * len(topics),
+                         "line": [dumps(row) for row in findings + topics]})

@@ -100,21 +100,23 @@ def child_audit(corpus: str, engine: str, workers: int, ignore: list | None = No
 
     sampler = _Sampler()
     sampler.start()
-    marks = {}
-    read_claims = batch.RunWriter.claims_for_comparison
+    marks = {"compared_claims": 0}
+    drop_pages, compared_claims = batch.RunWriter.drop_pages, batch.RunWriter.compared_claims
 
-    def claims_for_comparison(self):  # the pages are done: note the time and the peak so far
+    def pages_done(self, page_ids):  # called once the pages are done: note the time and the peak so far
         marks["pages_done"] = time.perf_counter()
         sampler.pages_done = True
         usage = resource.getrusage(resource.RUSAGE_SELF)
         marks["peak_pages"] = usage.ru_maxrss
         marks["main_cpu_pages"] = usage.ru_utime + usage.ru_stime
-        marks["compared_claims"] = 0
-        for part in read_claims(self):
-            marks["compared_claims"] += len(part)
-            yield part
+        return drop_pages(self, page_ids)
 
-    batch.RunWriter.claims_for_comparison = claims_for_comparison
+    def counted(self):
+        for claim in compared_claims(self):
+            marks["compared_claims"] += 1
+            yield claim
+
+    batch.RunWriter.drop_pages, batch.RunWriter.compared_claims = pages_done, counted
     out = tempfile.mkdtemp(prefix="auditor-bench-")
     options = AuditOptions(report=False, progress=False, engine=engine, workers=workers, ignore=list(ignore or []))
     started = time.perf_counter()

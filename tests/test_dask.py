@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 from pathlib import Path
 
@@ -63,6 +64,30 @@ def test_dask_scheduler_address_loads_the_pipeline_once_per_worker(corpus, local
     with distributed.Client(cluster) as client:
         cached = client.run(lambda: len(__import__("auditor.engines", fromlist=["_AUDITORS"])._AUDITORS))
     assert list(cached.values()) == [1, 1]
+
+
+def test_dask_compares_claims_beyond_one_part_by_a_group_by_on_the_cluster(corpus, local_run, cluster, tmp_path,
+                                                                            monkeypatch):
+    """Claims too many for one part are compared by the workers, grouped by intervention: the same page
+    rows, and the same cross-source findings and topics as the local engine (in another order)."""
+    from auditor import batch
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("compared in the main process")
+    monkeypatch.setattr(batch, "COMPARE_PART_BYTES", 2000)
+    monkeypatch.setattr(batch, "compare_sources", not_here)
+    run_audit([corpus], tmp_path, options(engine="dask", scheduler=cluster.scheduler_address))
+    local, dask = contents(local_run), contents(tmp_path)
+    assert dask["pages"] == local["pages"] and dask["claims"] == local["claims"]
+    page_findings = json.loads((local_run / "run.json").read_text())["page_findings"]
+    assert json.loads((tmp_path / "run.json").read_text())["page_findings"] == page_findings
+    for name in ("findings", "topics"):
+        ours, theirs = (list(iter_jsonl(run / f"{name}.jsonl")) for run in (tmp_path, local_run))
+        if name == "findings":
+            assert ours[:page_findings] == theirs[:page_findings]
+            ours, theirs = ours[page_findings:], theirs[page_findings:]
+        assert len(theirs) > 3
+        assert sorted(map(json.dumps, ours)) == sorted(map(json.dumps, theirs))
 
 
 def test_dask_time_budget(corpus, cluster, tmp_path):
