@@ -302,7 +302,6 @@ class RunWriter:
         comparison reads are kept (tests/test_batch.py checks that this gives the same result). Claims
         of up to COMPARE_PART_BYTES are one part; more are spilled to disk and dealt into parts of about
         that size (the largest interventions first, each to the smallest part so far)."""
-        path = self.out / "claims.jsonl"
         rows = self.compared_claims()
         if self.claims_fit_one_part():
             yield list(rows)
