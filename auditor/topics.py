@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 from . import reference
 from .claims import Claim
@@ -153,13 +154,14 @@ def _qualifier_value(name: str, value: str) -> str:
     return value
 
 
-def intervention_of(claim: Claim, measure: str, subject: str, tax: Taxonomy, mentions_in=None) -> str:
+def intervention_of(claim: Claim, measure: str, subject: str, tax: Taxonomy,
+                    mentions_in: Callable[[str], list[tuple[int, str]]]) -> str:
     """What the claim is about: the intervention named nearest it in its sentence, else in its heading,
     else the page's subject. A condition ("depression") stands in only for prevalence figures, risk
-    multipliers, or on pages about no intervention. ``mentions_in``: tax.intervention_in, or a memo of it."""
+    multipliers, or on pages about no intervention. ``mentions_in``: the page's memo of tax.intervention_in."""
     at = claim.start - claim.sentence_start
     for text, offset in ((claim.sentence, at), (claim.heading, 0)):
-        mentions = (mentions_in or tax.intervention_in)(text)
+        mentions = mentions_in(text)
         treatments = [m for m in mentions if m[1] not in tax.conditions]
         conditions = [m for m in mentions if m[1] in tax.conditions]
         if treatments and measure not in CONDITION_MEASURES:
