@@ -322,10 +322,15 @@ def test_time_budget_fails_the_page_and_the_run_goes_on(corpus, tmp_path, worker
     summary = run_audit([corpus], tmp_path, options(workers=workers, time_budget=0.0005))
     rows = list(iter_jsonl(tmp_path / "pages.jsonl"))
     assert len(rows) == 35
-    timed_out = [r for r in rows if r.get("error_code") == "E410"]
-    assert timed_out and all(r["status"] == "failed" and r["error"] == "time budget of 0.0005 s exceeded"
-                             for r in timed_out)
-    assert summary.failed == len(timed_out) + 2
+    unreadable = {"zz-empty": "E101", "zz-binary": "E103"}
+    auditable = [r for r in rows if r["page"] not in unreadable and r["page"] != "zz-notes"]
+    assert len(auditable) == 32
+    assert all(r["status"] == "failed" and r["error_code"] == "E410"
+               and r["error"] == "time budget of 0.0005 s exceeded" for r in auditable)
+    # The budget covers reading too: on a busy machine it may run out before an unreadable page's own error.
+    assert all(r["status"] == "failed" and r["error_code"] in (unreadable[r["page"]], "E410")
+               for r in rows if r["page"] in unreadable)
+    assert (summary.failed, summary.skipped, summary.audited) == (34, 1, 0)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
