@@ -91,7 +91,11 @@ def test_a_sentence_pointing_back_inherits_the_study(claims_of):
 
 def test_hedges_and_negation_are_recorded(claims_of):
     [c] = [c for c in claims_of("Patients may typically need 4 to 6 weeks.") if c.kind == "numeric"]
-    assert {"may", "typically"} <= set(c.hedges)
+    assert {"may", "typically"} <= set(c.hedges) and not c.negated
+    [c] = [c for c in claims_of("Healing does not take 4 to 6 weeks.") if c.kind == "numeric"]
+    assert c.negated
+    [c] = [c for c in claims_of("Not only does relief last 6 months, it starts at once.") if c.kind == "numeric"]
+    assert not c.negated
 
 
 def test_a_link_in_the_sentence_is_a_citation(auditor):

@@ -38,6 +38,7 @@ class AssertionContext:
         self.max_scope = int(cues["max_scope"])
         self.hedges = _phrases(cues["hedges"])
         self.negation = _phrases(cues["negation"])
+        self.pseudo_negation = _phrases(cues["pseudo_negation"])
         self.conditional = _phrases(cues["conditional"])
         self.terminators = {t.lower() for t in cues["terminators"]}
 
@@ -56,7 +57,7 @@ class AssertionContext:
             bound = tuple(claim.bound.split())
             if bound and bound in self.hedges.get(bound[0], ()) and claim.bound not in claim.hedges:
                 claim.hedges.append(claim.bound)
-            claim.negated = bool(self._find(window, self.negation))
+            claim.negated = bool(self._find(window, self.negation, unless=self.pseudo_negation))
             claim.conditional = bool(self._find(window, self.conditional))
             if claim.scope == "provider" and any(s <= claim.start and claim.end <= e for s, e in quoted):
                 claim.scope = "quote"
@@ -77,9 +78,13 @@ class AssertionContext:
         return list(reversed(words))
 
     @staticmethod
-    def _find(words: list[str], cues: dict[str, list[tuple[str, ...]]]) -> list[str]:
+    def _find(words: list[str], cues: dict[str, list[tuple[str, ...]]],
+              unless: dict[str, list[tuple[str, ...]]] | None = None) -> list[str]:
+        """Cues in ``words``, except where one of the ``unless`` phrases starts at the same word."""
         found = []
         for i, word in enumerate(words):
+            if unless and any(tuple(words[i:i + len(p)]) == p for p in unless.get(word, ())):
+                continue
             for cue in cues.get(word, ()):
                 if tuple(words[i:i + len(cue)]) == cue and " ".join(cue) not in found:
                     found.append(" ".join(cue))

@@ -63,6 +63,7 @@ class PromotionalClaims:
         context = reference.lexicon("context")
         self.weakening = {w.lower() for w in context["weakening_hedges"]}
         self.negation = {w.lower() for w in context["negation"] if " " not in w}
+        self.pseudo_negation = {tuple(p.lower().split()) for p in context["pseudo_negation"]}
         self.terminators = set(context["terminators"])
 
     def __call__(self, doc: Doc) -> Doc:
@@ -134,10 +135,14 @@ class PromotionalClaims:
                 break
             if category in WEAKENED_BY_HEDGE and word in self.weakening:
                 return True
-            if category in NEGATABLE and word in self.negation:
+            if category in NEGATABLE and word in self.negation and not self._pseudo_negation(doc, i):
                 return True
             i -= 1
         return False
+
+    def _pseudo_negation(self, doc: Doc, i: int) -> bool:
+        """The negation word at ``i`` opens a phrase that denies nothing ("not only")."""
+        return any(tuple(t.lower_ for t in doc[i:i + len(p)]) == p for p in self.pseudo_negation)
 
 
 def _span(doc: Doc, start: int, end: int, label: str, pattern_id: str) -> Span:
