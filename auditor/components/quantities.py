@@ -3,7 +3,7 @@
 The grammar is one regular expression assembled from ``reference/lexicons/quantities.yaml``;
 the lexicon holds every word, this module only the shape of a quantity:
 
-    [bound] VALUE [unit] [bound-after]     VALUE: single | range | list | ratio | fraction
+    [bound] VALUE [+] [unit] [bound-after]     VALUE: single | range | list | ratio | fraction | multiplier
 
 Every repetition in the grammar is bounded or possessive, so matching stays linear on
 hostile text (long runs of digits, spaces or dashes).
@@ -50,6 +50,7 @@ class Grammar:
         self.numbers = {k.lower(): v for k, v in lexicon["number_words"].items()}
         self.scales = {k.lower(): v for k, v in lexicon["scales"].items()}
         self.fractions = {k.lower(): v for k, v in lexicon["fractions"].items()}
+        self.multipliers = {k.lower(): v for k, v in lexicon["multiplier_words"].items()}
         self.bound_kind = {}
         for kind, words in lexicon["bounds"].items():
             for w in words:
@@ -70,6 +71,7 @@ class Grammar:
         num_w = _alternation(self.numbers)
         scale = _alternation(self.scales)
         frac = _alternation(self.fractions)
+        multiplier = _alternation(self.multipliers)
         digits = r"(?:(?<![\w%])[-\u2212+])?(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
         word_num = rf"\b(?:{num_w})(?:(?:-|{SP})(?:{num_w}))?\b"
         value = (rf"(?:{digits}|{word_num})(?:{SP}and{SP}a{SP}(?:half|quarter)\b)?"
@@ -81,6 +83,7 @@ class Grammar:
         forms = {
             "ratio": rf"{value}{SP}(?:out{SP}of|in|of{SP}every){SP}{value}\b",
             "fraction": rf"(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b(?={SP}of\b)",
+            "multiplier": rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)",
             "between": rf"between{SP}{value}{SP}and{SP}{value}",
             "from": rf"from{SP}{value}{pct}{SP}(?:to|-|\u2013){SP}{value}",
             "list": rf"{value}(?:{OPT_SP},{OPT_SP}{value}){{1,8}}+{OPT_SP},?{OPT_SP}(?:or|and){SP}(?:(?:{fillers}){SP})?{value}",
@@ -96,13 +99,13 @@ class Grammar:
         bounds = _alternation(self.bound_kind)
         after = _alternation(self.after_kind)
         self.regex = re.compile(
-            rf"(?<![\w.,/\-\u2212])(?:(?P<bound>{bounds}){SP})?(?:{body})(?:{unit})?"
+            rf"(?<![\w.,/\-\u2212])(?:(?P<bound>{bounds}){SP})?(?:{body})(?P<plus>\+)?(?:{unit})?"
             rf"(?:{OPT_SP}(?P<after>{after})(?![\w]))?",
             re.I,
         )
         # where a quantity can be: a digit, a number or fraction word, or a bound before "a"/"an";
         # the full grammar only runs in windows around these
-        self.candidates = re.compile(rf"\d|\b(?:{num_w}|{frac}|(?:{bounds}){SP}an?)\b", re.I)
+        self.candidates = re.compile(rf"\d|\b(?:{num_w}|{frac}|{multiplier}|(?:{bounds}){SP}an?)\b", re.I)
 
     # -- reading values --------------------------------------------------------------------
     def value_of(self, text: str) -> float | None:
@@ -151,10 +154,10 @@ class Grammar:
     # -- the parser ------------------------------------------------------------------------
     def parse(self, m: re.Match) -> Quantity | None:
         """A Quantity from one grammar match, or None when the match is not a quantity claim."""
-        form = next(name for name in ("ratio", "fraction", "between", "from", "list", "range", "single", "article")
-                    if m.group(name) is not None)
+        form = next(name for name in ("ratio", "fraction", "multiplier", "between", "from", "list", "range", "single",
+                                      "article") if m.group(name) is not None)
         bound = " ".join((m.group("bound") or "").lower().split())
-        after = " ".join((m.group("after") or "").lower().split())
+        after = m.group("plus") or " ".join((m.group("after") or "").lower().split())  # "12+ months"
         unit_text = m.group("pct") or m.group("unit") or m.group("cunit")
         unit = self.unit_of.get(" ".join(unit_text.lower().split())) if unit_text else None
         if m.group("cunit") and unit not in self.countable:
@@ -176,6 +179,8 @@ class Grammar:
             if v is None:
                 return None
             return self._quantity(m, bound, after, [v], "fraction", "fraction")
+        elif form == "multiplier":
+            return self._quantity(m, bound, after, [self.multipliers[m.group(form).lower()]], "times", "single")
         else:
             values = self.values_in(m.group(form))
             if not values:
