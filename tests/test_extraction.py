@@ -69,6 +69,8 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("According to the CDC, 1 in 4 adults has back pain.", "cited"),
     ("See https://pubmed.ncbi.nlm.nih.gov/123456/ : 20% failed.", "cited"),
     ("One investigation found 70% success.", "study"),
+    ("A recent review paper by pain specialists reports relief in about 80-90% of patients.", "study"),
+    ("A systematic review found fusion in 90% of cases.", "study"),
     ("Research indicates 10 to 30 percent of patients relapse.", "vague"),
     ("This figure is often cited as 80%.", "vague"),
     ("Our patients report an 84% reduction in pain.", "self_reported"),
