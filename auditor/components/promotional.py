@@ -1,9 +1,9 @@
 """Promotional claims: phrases that sell a provider or treatment, with their category.
 
 Phrase lists (``reference/lexicons/promotional.yaml``) go to a PhraseMatcher, structural patterns
-(``reference/patterns/promotional.jsonl``) to a Matcher. A phrase weakened by a hedge ("may help")
-or negated ("there is no cure") is not a claim. The same phrase repeated on a page is one claim
-with a count.
+(``reference/patterns/promotional.jsonl``) to a Matcher. A phrase weakened by a hedge ("may help"),
+negated ("there is no cure") or offered as advice ("choose the best treatment for you") is not a
+claim. The same phrase repeated on a page is one claim with a count.
 """
 from __future__ import annotations
 
@@ -64,6 +64,8 @@ class PromotionalClaims:
         self.weakening = {w.lower() for w in context["weakening_hedges"]}
         self.negation = {w.lower() for w in context["negation"] if " " not in w}
         self.pseudo_negation = {tuple(p.lower().split()) for p in context["pseudo_negation"]}
+        self.choosing_verbs = {w.lower() for w in context["choosing_advice"]["verbs"]}
+        self.advice_after = {tuple(p.lower().split()) for p in context["choosing_advice"]["after"]}
         self.terminators = set(context["terminators"])
 
     def __call__(self, doc: Doc) -> Doc:
@@ -126,7 +128,8 @@ class PromotionalClaims:
                 window_start, window_end = i, min(i + self.max_pattern_length, len(doc))
 
     def _weakened(self, span: Span, category: str, sent_start: int) -> bool:
-        """A hedge ("may help") or negation ("no cure", "not guaranteed") just before the phrase."""
+        """A hedge ("may help"), a negation ("no cure", "not guaranteed") or a verb of choosing before a
+        superlative that is then "for you" ("choose the best treatment for your condition")."""
         doc = span.doc
         i = span.start - 1
         while i >= max(sent_start, span.start - LOOK_BACK):
@@ -137,8 +140,15 @@ class PromotionalClaims:
                 return True
             if category in NEGATABLE and word in self.negation and not self._pseudo_negation(doc, i):
                 return True
+            if category == "superlative" and word in self.choosing_verbs and self._advice_follows(span):
+                return True
             i -= 1
         return False
+
+    def _advice_follows(self, span: Span) -> bool:
+        """The phrase is followed by "for you", "for your", ...: with a verb of choosing, advice."""
+        doc = span.doc
+        return any(tuple(t.lower_ for t in doc[span.end:span.end + len(p)]) == p for p in self.advice_after)
 
     def _pseudo_negation(self, doc: Doc, i: int) -> bool:
         """The negation word at ``i`` opens a phrase that denies nothing ("not only")."""
