@@ -34,6 +34,7 @@ UNIT_CATEGORY = {
 TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the first|by)\s*$", re.I)
 ADJECTIVE_DURATION = re.compile(r"\S+-(?:year|month|week|day)s?$", re.I)  # "ten-year", "5-year"
 NON_WORD = re.compile(r"[^\w%]+")
+DIGITS = re.compile(r"\d+")
 WINDOW = 48  # characters of context read before and after a quantity
 TIME_FRAME_REACH = 60  # a duration this close after a rate, in its sentence, is the rate's time frame
 
@@ -108,12 +109,16 @@ class NumericClaims:
         return doc
 
     def _candidates(self, doc: Doc) -> list[int]:
-        """Character offsets of tokens a quantity can start from: numbers, fraction words, "a"/"an" after a bound."""
+        """Character offsets of tokens a quantity can start from: tokens holding a digit (not only those
+        spaCy reads as numbers: "10%-20" is one token), number and fraction words, "a"/"an" after a bound."""
         if not len(doc):
             return []
         attrs = doc.to_array([LIKE_NUM, LOWER, IDX])
         like_num, lower, idx = attrs[:, 0], attrs[:, 1], attrs[:, 2]
         hit = (like_num == 1) | numpy.isin(lower, self.number_hashes)
+        digit_at = [m.start() for m in DIGITS.finditer(doc.text)]
+        if digit_at:
+            hit[numpy.searchsorted(idx, digit_at, side="right") - 1] = True
         hit[1:] |= numpy.isin(lower[1:], self.article_hashes) & numpy.isin(lower[:-1], self.bound_hashes)
         at = numpy.flatnonzero(hit)
         # a quantity may start a few words before its number ("more than 90%", "between 6 and 12")

@@ -77,11 +77,12 @@ class Grammar:
         value = (rf"(?:{digits}|{word_num})(?:{SP}and{SP}a{SP}(?:half|quarter)\b)?"
                  rf"(?:{SP}(?:{scale})\b)?")
         self._value_re = re.compile(value, re.I)
-        sep = rf"{OPT_SP}(?:to|through|or|-|\u2013|\u2014){OPT_SP}"
+        # "4 to 6", "4-6", and the suspended hyphen of "a 2- to 3-day stay"
+        sep = rf"{OPT_SP}(?:(?:[-\u2013]{OPT_SP})?(?:to|through|or)|-|\u2013|\u2014){OPT_SP}"
         fillers = _alternation(lexicon["list_fillers"])
         pct = rf"(?:{OPT_SP}%)?"
         forms = {
-            "ratio": rf"{value}{SP}(?:out{SP}of|in|of{SP}every){SP}{value}\b",
+            "ratio": rf"{value}{SP}(?:out{SP}of|in|of{SP}every|(?P<bare_of>of)){SP}{value}\b",
             "fraction": rf"(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b(?={SP}of\b)",
             "multiplier": rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)",
             "between": rf"between{SP}{value}{SP}and{SP}{value}",
@@ -173,6 +174,8 @@ class Grammar:
                 return None
             if unit is not None and unit != "patients" and unit != "people":
                 return None  # "2 in 3 weeks" is not a ratio
+            if m.group("bare_of") and unit is None:
+                return None  # "7 of 10 patients" is a ratio, "one of three options" is not
             return self._quantity(m, bound, after, [values[0] / values[1]], "fraction", "ratio")
         elif form == "fraction":
             v = self.fraction_value(m.group("fraction"))
