@@ -131,6 +131,9 @@ class PromotionalClaims:
         """A hedge ("may help"), a negation ("no cure", "not guaranteed") or a verb of choosing before a
         superlative that is then "for you" ("choose the best treatment for your condition")."""
         doc = span.doc
+        # a phrase that carries its own negation ("no downtime") is not denied by the one before it
+        # ("no needles, no surgery, no downtime")
+        negatable = category in NEGATABLE and doc[span.start].lower_ not in self.negation
         i = span.start - 1
         while i >= max(sent_start, span.start - LOOK_BACK):
             word = doc[i].lower_
@@ -138,7 +141,7 @@ class PromotionalClaims:
                 break
             if category in WEAKENED_BY_HEDGE and word in self.weakening:
                 return True
-            if category in NEGATABLE and word in self.negation and not self._pseudo_negation(doc, i):
+            if negatable and word in self.negation and not self._pseudo_negation(doc, i):
                 return True
             if category == "superlative" and word in self.choosing_verbs and self._advice_follows(span):
                 return True
