@@ -141,21 +141,19 @@ class PromotionalClaims:
                 break
             if category in WEAKENED_BY_HEDGE and word in self.weakening:
                 return True
-            if negatable and word in self.negation and not self._pseudo_negation(doc, i):
+            # "not only" opens a phrase that denies nothing
+            if negatable and word in self.negation and not _phrase_at(doc, i, self.pseudo_negation):
                 return True
-            if category == "superlative" and word in self.choosing_verbs and self._advice_follows(span):
+            if (category == "superlative" and word in self.choosing_verbs
+                    and _phrase_at(doc, span.end, self.advice_after)):
                 return True
             i -= 1
         return False
 
-    def _advice_follows(self, span: Span) -> bool:
-        """The phrase is followed by "for you", "for your", ...: with a verb of choosing, advice."""
-        doc = span.doc
-        return any(tuple(t.lower_ for t in doc[span.end:span.end + len(p)]) == p for p in self.advice_after)
 
-    def _pseudo_negation(self, doc: Doc, i: int) -> bool:
-        """The negation word at ``i`` opens a phrase that denies nothing ("not only")."""
-        return any(tuple(t.lower_ for t in doc[i:i + len(p)]) == p for p in self.pseudo_negation)
+def _phrase_at(doc: Doc, i: int, phrases: set[tuple[str, ...]]) -> bool:
+    """One of the lower-cased word sequences starts at token ``i``."""
+    return any(tuple(t.lower_ for t in doc[i:i + len(p)]) == p for p in phrases)
 
 
 def _span(doc: Doc, start: int, end: int, label: str, pattern_id: str) -> Span:
