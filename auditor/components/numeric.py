@@ -116,7 +116,7 @@ class NumericClaims:
         attrs = doc.to_array([LIKE_NUM, LOWER, IDX])
         like_num, lower, idx = attrs[:, 0], attrs[:, 1], attrs[:, 2]
         hit = (like_num == 1) | numpy.isin(lower, self.number_hashes)
-        digit_at = [m.start() for m in DIGITS.finditer(doc.text)]
+        digit_at = [m.start() for m in DIGITS.finditer(page_text(doc))]
         if digit_at:
             hit[numpy.searchsorted(idx, digit_at, side="right") - 1] = True
         hit[1:] |= numpy.isin(lower[1:], self.article_hashes) & numpy.isin(lower[:-1], self.bound_hashes)
