@@ -94,7 +94,7 @@ class Grammar:
         }
         body = "|".join(f"(?P<{name}>{rx})" for name, rx in forms.items())
         units = _alternation(self.unit_of)
-        filler_word = r"(?!(?:of|the|in|for|and|or|to|with|who|that|a|an|are|is|were|was)\b)[a-z][a-z-]{1,20}+"
+        filler_word = r"(?!(?:of|the|in|for|and|or|to|with|who|that|a|an|are|is|were|was|per|each|every)\b)[a-z][a-z-]{1,20}+"
         unit = (rf"(?:{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{SP})(?P<unit>{units})(?![\w%])"
                 rf"|(?:{SP}{filler_word}){{1,2}}{SP}(?P<cunit>{units})(?![\w%]))")
         bounds = _alternation(self.bound_kind)
