@@ -66,7 +66,7 @@ class NumericClaims:
         self.not_claims = NotClaims(reference.lexicon("not_claims"))
         lexicon = reference.lexicon("quantities")
         words = (list(lexicon["number_words"]) + list(lexicon["fractions"]) + list(lexicon["scales"])
-                 + list(lexicon["multiplier_words"]))
+                 + list(lexicon["multiplier_words"]) + list(lexicon["multiplier_words_before_the"]))
         self.number_hashes = _hashes(w for phrase in words for w in phrase.split())
         self.article_hashes = _hashes(["a", "an"])
         self.bound_hashes = _hashes(b.split()[-1] for kind in lexicon["bounds"].values() for b in kind)

@@ -51,6 +51,7 @@ class Grammar:
         self.scales = {k.lower(): v for k, v in lexicon["scales"].items()}
         self.fractions = {k.lower(): v for k, v in lexicon["fractions"].items()}
         self.multipliers = {k.lower(): v for k, v in lexicon["multiplier_words"].items()}
+        self.multipliers_before_the = {k.lower(): v for k, v in lexicon["multiplier_words_before_the"].items()}
         self.bound_kind = {}
         for kind, words in lexicon["bounds"].items():
             for w in words:
@@ -72,6 +73,7 @@ class Grammar:
         scale = _alternation(self.scales)
         frac = _alternation(self.fractions)
         multiplier = _alternation(self.multipliers)
+        multiplier_before_the = _alternation(self.multipliers_before_the)
         digits = r"(?:(?<![\w%])[-\u2212+])?(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
         word_num = rf"\b(?:{num_w})(?:(?:-|{SP})(?:{num_w}))?\b"
         value = (rf"(?:{digits}|{word_num})(?:{SP}and{SP}a{SP}(?:half|quarter)\b)?"
@@ -84,7 +86,8 @@ class Grammar:
         forms = {
             "ratio": rf"{value}{SP}(?:out{SP}of|in|of{SP}every|(?P<bare_of>of)){SP}{value}\b",
             "fraction": rf"(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b(?={SP}of\b)",
-            "multiplier": rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)",
+            "multiplier": (rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)"
+                           rf"|\b(?:{multiplier_before_the})\b(?={SP}the\b)"),
             "between": rf"between{SP}{value}{SP}and{SP}{value}",
             "from": rf"from{SP}{value}{pct}{SP}(?:to|-|\u2013){SP}{value}",
             "list": rf"{value}(?:{OPT_SP},{OPT_SP}{value}){{1,8}}+{OPT_SP},?{OPT_SP}(?:or|and){SP}(?:(?:{fillers}){SP})?{value}",
@@ -106,11 +109,16 @@ class Grammar:
         )
         # where a quantity can be: a digit, a number or fraction word, or a bound before "a"/"an";
         # the full grammar only runs in windows around these
-        self.candidates = re.compile(rf"\d|\b(?:{num_w}|{frac}|{multiplier}|(?:{bounds}){SP}an?)\b", re.I)
+        self.candidates = re.compile(rf"\d|\b(?:{num_w}|{frac}|{multiplier}|{multiplier_before_the}|(?:{bounds}){SP}an?)\b", re.I)
 
     # -- reading values --------------------------------------------------------------------
     def value_of(self, text: str) -> float | None:
         """The number a single value expression stands for ("two and a half" -> 2.5)."""
+        read = self._number_and_scale(text)
+        return None if read is None else read[0] * read[1]
+
+    def _number_and_scale(self, text: str) -> tuple[float, float] | None:
+        """"2.5 million" -> (2.5, 1e6); the scale is 1 when none is written."""
         t = " ".join(text.lower().replace("\u2212", "-").split())
         extra = 0.0
         for tail, add in ((" and a half", 0.5), (" and a quarter", 0.25)):
@@ -134,15 +142,17 @@ class Grammar:
                 base = sum(self.numbers[p] for p in parts)
             else:
                 return None
-        return (base + extra) * scale
+        return base + extra, scale
 
-    def values_in(self, text: str) -> list[float]:
-        out = []
-        for m in self._value_re.finditer(text):
-            v = self.value_of(m.group(0))
-            if v is not None:
-                out.append(v)
-        return out
+    def values_in(self, text: str, shared_scale: bool = False) -> list[float]:
+        """The values of a range or list; with ``shared_scale``, a scale written once after the last value
+        applies to the smaller values before it ("1 to 2.5 million" is 1 million to 2.5 million)."""
+        read = [r for r in (self._number_and_scale(m.group(0)) for m in self._value_re.finditer(text)) if r]
+        if shared_scale and len(read) > 1:
+            last, scale = read[-1]
+            if scale > 1 and all(s == 1 and n <= last for n, s in read[:-1]):
+                read = [(n, scale) for n, _ in read]
+        return [n * s for n, s in read]
 
     def fraction_value(self, text: str) -> float | None:
         words = re.split(r"[- \t\u00a0]+", text.lower().strip())
@@ -183,9 +193,11 @@ class Grammar:
                 return None
             return self._quantity(m, bound, after, [v], "fraction", "fraction")
         elif form == "multiplier":
-            return self._quantity(m, bound, after, [self.multipliers[m.group(form).lower()]], "times", "single")
+            word = m.group(form).lower()
+            value = self.multipliers.get(word) or self.multipliers_before_the[word]
+            return self._quantity(m, bound, after, [value], "times", "single")
         else:
-            values = self.values_in(m.group(form))
+            values = self.values_in(m.group(form), shared_scale=form in ("between", "from", "list", "range"))
             if not values:
                 return None
         if unit is None:
@@ -210,12 +222,13 @@ class Grammar:
                 high = None
             elif kind == "upper":
                 low = None
+        # a bound after the value wins over one before it ("up to 2,500 or more" is at least 2,500)
         after_kind = self.after_kind.get(after)
         if after_kind == "lower":
-            high = None
+            low, high = min(values), None
             bound = bound or after
         elif after_kind == "upper":
-            low = None
+            low, high = None, max(values)
             bound = bound or after
         low = None if low is None else _number(low)
         high = None if high is None else _number(high)
