@@ -34,7 +34,6 @@ UNIT_CATEGORY = {
 TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the first|by)\s*$", re.I)
 ADJECTIVE_DURATION = re.compile(r"\S+-(?:year|month|week|day)s?$", re.I)  # "ten-year", "5-year"
 NON_WORD = re.compile(r"[^\w%]+")
-DIGITS = re.compile(r"\d+")
 WINDOW = 48  # characters of context read before and after a quantity
 TIME_FRAME_REACH = 60  # a duration this close after a rate, in its sentence, is the rate's time frame
 
@@ -69,6 +68,7 @@ class NumericClaims:
                  + list(lexicon["multiplier_words"]) + list(lexicon["multiplier_words_before_the"]))
         self.number_hashes = _hashes(w for phrase in words for w in phrase.split())
         self.article_hashes = _hashes(["a", "an"])
+        self.digit_runs = re.compile(grammar().digit_class + "+")
         self.bound_hashes = _hashes(b.split()[-1] for kind in lexicon["bounds"].values() for b in kind)
 
     def __call__(self, doc: Doc) -> Doc:
@@ -116,7 +116,7 @@ class NumericClaims:
         attrs = doc.to_array([LIKE_NUM, LOWER, IDX])
         like_num, lower, idx = attrs[:, 0], attrs[:, 1], attrs[:, 2]
         hit = (like_num == 1) | numpy.isin(lower, self.number_hashes)
-        digit_at = [m.start() for m in DIGITS.finditer(page_text(doc))]
+        digit_at = [m.start() for m in self.digit_runs.finditer(page_text(doc))]
         if digit_at:
             hit[numpy.searchsorted(idx, digit_at, side="right") - 1] = True
         hit[1:] |= numpy.isin(lower[1:], self.article_hashes) & numpy.isin(lower[:-1], self.bound_hashes)

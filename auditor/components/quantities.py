@@ -50,6 +50,9 @@ class Grammar:
         self.numbers = {k.lower(): v for k, v in lexicon["number_words"].items()}
         self.scales = {k.lower(): v for k, v in lexicon["scales"].items()}
         self.fractions = {k.lower(): v for k, v in lexicon["fractions"].items()}
+        self.fraction_characters = dict(lexicon["fraction_characters"])
+        fraction_chars = "".join(map(re.escape, self.fraction_characters))
+        self.digit_class = rf"[\d{fraction_chars}]"  # where a written number starts: a digit or "½"
         self.multipliers = {k.lower(): v for k, v in lexicon["multiplier_words"].items()}
         self.multipliers_before_the = {k.lower(): v for k, v in lexicon["multiplier_words_before_the"].items()}
         self.bound_kind = {}
@@ -74,7 +77,8 @@ class Grammar:
         frac = _alternation(self.fractions)
         multiplier = _alternation(self.multipliers)
         multiplier_before_the = _alternation(self.multipliers_before_the)
-        digits = r"(?:(?<![\w%])[-\u2212+])?(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
+        digits = (r"(?:(?<![\w%])[-\u2212+])?(?:(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
+                  rf"[{fraction_chars}]?|[{fraction_chars}])")
         word_num = rf"\b(?:{num_w})(?:(?:-|{SP})(?:{num_w}))?\b"
         value = (rf"(?:{digits}|{word_num})(?:{SP}and{SP}a{SP}(?:half|quarter)\b)?"
                  rf"(?:{SP}(?:{scale})\b)?")
@@ -85,7 +89,7 @@ class Grammar:
         pct = rf"(?:{OPT_SP}%)?"
         forms = {
             "ratio": rf"{value}{SP}(?:out{SP}of|in|of{SP}every|(?P<bare_of>of)){SP}{value}\b",
-            "fraction": rf"(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b(?={SP}of\b)",
+            "fraction": rf"(?:(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b|[{fraction_chars}])(?={SP}of\b)",
             "multiplier": (rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)"
                            rf"|\b(?:{multiplier_before_the})\b(?={SP}the\b)"),
             "between": rf"between{SP}{value}{SP}and{SP}{value}",
@@ -109,7 +113,7 @@ class Grammar:
         )
         # where a quantity can be: a digit, a number or fraction word, or a bound before "a"/"an";
         # the full grammar only runs in windows around these
-        self.candidates = re.compile(rf"\d|\b(?:{num_w}|{frac}|{multiplier}|{multiplier_before_the}|(?:{bounds}){SP}an?)\b", re.I)
+        self.candidates = re.compile(rf"{self.digit_class}|\b(?:{num_w}|{frac}|{multiplier}|{multiplier_before_the}|(?:{bounds}){SP}an?)\b", re.I)
 
     # -- reading values --------------------------------------------------------------------
     def value_of(self, text: str) -> float | None:
@@ -129,6 +133,10 @@ class Grammar:
             if t.endswith(" " + word):
                 t, scale = t[: -len(word) - 1], mult
                 break
+        if t and t[-1] in self.fraction_characters:  # "1½", "½"
+            t, extra = t[:-1], extra + self.fraction_characters[t[-1]]
+            if not t:
+                return extra, scale
         if t and (t[0].isdigit() or t[0] in "+-"):
             try:
                 base = float(t.replace(",", ""))
@@ -155,6 +163,8 @@ class Grammar:
         return [n * s for n, s in read]
 
     def fraction_value(self, text: str) -> float | None:
+        if text in self.fraction_characters:  # "¾ of patients"
+            return self.fraction_characters[text]
         words = re.split(r"[- \t\u00a0]+", text.lower().strip())
         denominator = self.fractions.get(words[-1])
         if denominator is None:
