@@ -86,13 +86,14 @@ class Grammar:
         # "4 to 6", "4-6", and the suspended hyphen of "a 2- to 3-day stay"
         sep = rf"{OPT_SP}(?:(?:[-\u2013]{OPT_SP})?(?:to|through|or)|-|\u2013|\u2014){OPT_SP}"
         fillers = _alternation(lexicon["list_fillers"])
-        pct = rf"(?:{OPT_SP}%)?"
+        # a percent sign or word after the first value too ("between 50 percent and 90 percent")
+        pct = rf"(?:{OPT_SP}%|{SP}(?:{_alternation(f for f in lexicon['units']['percent'] if f != '%')})\b)?"
         forms = {
             "ratio": rf"{value}{SP}(?:out{SP}of|in|of{SP}every|(?P<bare_of>of)){SP}{value}\b",
             "fraction": rf"(?:(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b|[{fraction_chars}])(?={SP}of\b)",
             "multiplier": (rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)"
                            rf"|\b(?:{multiplier_before_the})\b(?={SP}the\b)"),
-            "between": rf"between{SP}{value}{SP}and{SP}{value}",
+            "between": rf"between{SP}{value}{pct}{SP}and{SP}{value}",
             "from": rf"from{SP}{value}{pct}{SP}(?:to|-|\u2013){SP}{value}",
             "list": rf"{value}(?:{OPT_SP},{OPT_SP}{value}){{1,8}}+{OPT_SP},?{OPT_SP}(?:or|and){SP}(?:(?:{fillers}){SP})?{value}",
             "range": rf"{value}{pct}{sep}{value}",
@@ -102,7 +103,7 @@ class Grammar:
         body = "|".join(f"(?P<{name}>{rx})" for name, rx in forms.items())
         units = _alternation(self.unit_of)
         filler_word = r"(?!(?:of|the|in|for|and|or|to|with|who|that|a|an|are|is|were|was|per|each|every)\b)[a-z][a-z-]{1,20}+"
-        unit = (rf"(?:{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{SP})(?P<unit>{units})(?![\w%])"
+        unit = (rf"(?:{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{OPT_SP})(?P<unit>{units})(?![\w%])"
                 rf"|(?:{SP}{filler_word}){{1,2}}{SP}(?P<cunit>{units})(?![\w%]))")
         bounds = _alternation(self.bound_kind)
         after = _alternation(self.after_kind)
