@@ -63,13 +63,11 @@ class NumericClaims:
     def __init__(self, include_comments: bool = False):
         self.include_comments = include_comments
         self.not_claims = NotClaims(reference.lexicon("not_claims"))
-        lexicon = reference.lexicon("quantities")
-        words = (list(lexicon["number_words"]) + list(lexicon["fractions"]) + list(lexicon["scales"])
-                 + list(lexicon["multiplier_words"]) + list(lexicon["multiplier_words_before_the"]))
-        self.number_hashes = _hashes(w for phrase in words for w in phrase.split())
+        g = grammar()
+        self.number_hashes = _hashes(w for phrase in g.number_like_words for w in phrase.split())
         self.article_hashes = _hashes(["a", "an"])
-        self.digit_runs = re.compile(grammar().digit_class + "+")
-        self.bound_hashes = _hashes(b.split()[-1] for kind in lexicon["bounds"].values() for b in kind)
+        self.digit_runs = re.compile(g.digit_class + "+")
+        self.bound_hashes = _hashes(b.split()[-1] for b in g.bound_kind)
 
     def __call__(self, doc: Doc) -> Doc:
         text = page_text(doc)

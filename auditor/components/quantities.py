@@ -55,6 +55,9 @@ class Grammar:
         self.digit_class = rf"[\d{fraction_chars}]"  # where a written number starts: a digit or "½"
         self.multipliers = {k.lower(): v for k, v in lexicon["multiplier_words"].items()}
         self.multipliers_before_the = {k.lower(): v for k, v in lexicon["multiplier_words_before_the"].items()}
+        self.multiplier_value = {**self.multipliers, **self.multipliers_before_the}
+        # every word that can be (part of) a number: where the numeric component looks for quantities
+        self.number_like_words = [*self.numbers, *self.fractions, *self.scales, *self.multiplier_value]
         self.bound_kind = {}
         for kind, words in lexicon["bounds"].items():
             for w in words:
@@ -204,8 +207,7 @@ class Grammar:
                 return None
             return self._quantity(m, bound, after, [v], "fraction", "fraction")
         elif form == "multiplier":
-            word = m.group(form).lower()
-            value = self.multipliers.get(word) or self.multipliers_before_the[word]
+            value = self.multiplier_value[m.group(form).lower()]
             return self._quantity(m, bound, after, [value], "times", "single")
         else:
             values = self.values_in(m.group(form), shared_scale=form in ("between", "from", "list", "range"))
