@@ -69,6 +69,7 @@ from .page import Page
 from .reference import set_overlays
 
 TABLES = ("pages", "claims", "findings", "topics")
+DUPLICATE_INDEX = ".duplicates.sqlite"  # scratch, in the run folder so a killed run leaves nothing elsewhere
 RUN_FORMAT = 1
 MIN_POOL_PAGES = 24  # with workers=0 (automatic), fewer pages than this are audited in-process
 WINDOW_PER_SLOT = 16  # pages the writer may lag behind the next page handed out, per page in flight
@@ -468,7 +469,7 @@ def run_audit(paths: list[str | Path], out: Path, options: AuditOptions) -> RunS
         bar = _progress_bar(paths, options, len(done))
         try:
             seen: set = set()
-            with DuplicateIndex() as index:
+            with DuplicateIndex(writer.out / DUPLICATE_INDEX) as index:
                 order = _InOrder(writer, bar, window=0, index=index)
                 engine, tasks, summary.engine = _engine(options, _plan(items, dict(done), order, seen))
                 with engine:

@@ -1619,15 +1619,20 @@ class DuplicateIndex:
     Checking pages in order gives the same answers as ``find_duplicates`` on the whole list, in time
     linear in the number of pages. The index lives in a scratch SQLite file (deleted on close), so a
     crawl of millions of pages does not grow the process's memory: the hashes, signatures and band keys
-    (about 4 kB a page) go to disk instead.
+    (about 4 kB a page) go to disk instead. ``path`` puts that file somewhere known (a run folder), so a
+    process killed before it could delete the file leaves it there to be replaced, not in the temp folder.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, path: str | Path | None = None) -> None:
         import sqlite3
         import tempfile
 
-        fd, self._path = tempfile.mkstemp(prefix="auditor-duplicates-", suffix=".sqlite")
-        os.close(fd)
+        if path is None:
+            fd, self._path = tempfile.mkstemp(prefix="auditor-duplicates-", suffix=".sqlite")
+            os.close(fd)
+        else:
+            self._path = str(path)
+            Path(self._path).unlink(missing_ok=True)  # left by a killed run: its pages are re-checked
         self._owner = os.getpid()  # a forked worker inherits the object but must not delete the file
         self._db = sqlite3.connect(self._path, isolation_level=None)
         self._db.executescript("""

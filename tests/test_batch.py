@@ -17,7 +17,7 @@ import pytest
 
 from auditor import batch, engines, ingest
 from auditor.audit import load_rules
-from auditor.batch import RunWriter, iter_jsonl, run_audit
+from auditor.batch import DUPLICATE_INDEX, RunWriter, iter_jsonl, run_audit
 from auditor.compare import compare_sources, intervention_of
 from auditor.engines import Encoded, LocalPool, Task
 from auditor.errors import AuditorError, OptionsError
@@ -155,6 +155,7 @@ def test_duplicate_index_agrees_with_find_duplicates(corpus):
 
 
 def test_run_folder_tables(sequential):
+    assert not (sequential / DUPLICATE_INDEX).exists()  # the scratch duplicate index goes when the run ends
     for name in JSONL:
         rows = list(iter_jsonl(sequential / f"{name}.jsonl"))
         parquet = pd.read_parquet(sequential / f"{name}.parquet")
@@ -307,12 +308,14 @@ def test_resume_after_the_process_is_killed(kill_corpus, tmp_path, workers):
     proc.wait()
     assert 6 <= rows_at_kill < 44, "the run was not caught half-way"
     assert json.loads((out / "run.json").read_text())["state"] == "running"
+    assert (out / DUPLICATE_INDEX).exists()  # the killed run's scratch index stays in its own folder
     again = subprocess.run(audit_command(pages, out, workers), env=KILL_ENV, capture_output=True, text=True)
     assert again.returncode in (0, 1), again.stderr
     assert "continued the unfinished run" in again.stderr
     assert contents(out) == contents(full)
     pages_rows = [r["page"] for r in iter_jsonl(out / "pages.jsonl")]
     assert len(pages_rows) == len(set(pages_rows)) == 44
+    assert not (out / DUPLICATE_INDEX).exists()
 
 
 # -- time budget and worker failures ------------------------------------------------------------
