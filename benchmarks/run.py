@@ -28,6 +28,7 @@ import os
 import platform
 import resource
 import subprocess
+import shutil
 import sys
 import tempfile
 import threading
@@ -122,12 +123,15 @@ def child_audit(corpus: str, engine: str, workers: int, ignore: list | None = No
     started = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_at_start = usage.ru_utime + usage.ru_stime
-    summary = run_audit([corpus], Path(out), options)
-    seconds = time.perf_counter() - started
-    sampler.stop = True
-    words = sum(r.get("words", 0) for r in iter_jsonl(Path(out) / "pages.jsonl") if r.get("status") == "audited")
-    sizes = {p.name: p.stat().st_size for p in Path(out).iterdir() if p.is_file()}
-    subprocess.run(["rm", "-rf", out], check=False)
+    try:
+        summary = run_audit([corpus], Path(out), options)
+        seconds = time.perf_counter() - started
+        sampler.stop = True
+        words = sum(r.get("words", 0) for r in iter_jsonl(Path(out) / "pages.jsonl") if r.get("status") == "audited")
+        sizes = {p.name: p.stat().st_size for p in Path(out).iterdir() if p.is_file()}
+    finally:  # an interrupted benchmark must not leave a run folder of hundreds of MB behind
+        sampler.stop = True
+        shutil.rmtree(out, ignore_errors=True)
     page_seconds = marks["pages_done"] - started
     return {"engine": summary.engine, "pages": summary.pages, "audited": summary.audited,
             "duplicates": summary.duplicates, "failed": summary.failed, "claims": summary.claims,
