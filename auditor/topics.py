@@ -25,6 +25,7 @@ STOP_MEASURE_WORDS = {"the", "this", "that", "same", "long", "short", "high", "l
 CONDITION_MEASURES = {"prevalence", "risk_multiplier", "nonunion_risk_multiplier"}  # about a condition or risk factor
 CLAUSE_BREAK = re.compile(r"[,;:()]| (?:and|but|while|whereas|although) ", re.I)
 SUBJECT_WORDS = re.compile(r"[a-z][a-z-]{2,30}", re.I)
+WEB_ADDRESS = re.compile(r"\S*(?:://|www\.)\S*", re.I)  # a crawl's text file may start with the page's address
 TITLE_STOP = {"the", "and", "for", "with", "your", "you", "how", "what", "why", "when", "can", "does", "after",
               "before", "about", "from", "our", "its", "are", "is", "of", "to", "in", "on", "a", "an", "it", "relieve",
               "pain", "treatment", "treatments", "surgery", "guide", "clinic", "center", "doctor", "years", "year",
@@ -89,7 +90,7 @@ def page_subject(page: Page, tax: Taxonomy) -> str:
     if counts:
         return counts.most_common(1)[0][0]
     # outside the taxonomy: the first topical word of the title ("Kyphoplasty Recovery: What to Expect")
-    words = [w.lower() for w in SUBJECT_WORDS.findall(title) if len(w) >= 4 and w.lower() not in TITLE_STOP]
+    words = [w.lower() for w in SUBJECT_WORDS.findall(WEB_ADDRESS.sub(" ", title)) if len(w) >= 4 and w.lower() not in TITLE_STOP]
     return words[0].replace("-", "_") if words else ""
 
 

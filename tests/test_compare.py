@@ -105,6 +105,12 @@ def test_a_page_outside_the_taxonomy_still_gets_a_key():
     assert key == "kyphoplasty.recovery_time"
 
 
+def test_a_web_address_as_title_is_not_the_subject():
+    key = _key("Most patients go home in 2 days and recovery takes 3 weeks.", "3 weeks", 3, 3, "week", "duration",
+               title="URL: https://www.example-clinic.com/kyphoplasty-recovery/")
+    assert key == ""  # was "https.recovery_time", shared with every other such page: false conflicts
+
+
 # -- the comparison at crawl scale: the same answer as comparing every pair, without comparing every pair
 
 from auditor.compare import _agree_rows, _agreement_groups, _numeric_conflicts, compare_sources  # noqa: E402
