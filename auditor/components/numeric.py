@@ -26,8 +26,8 @@ from .segmenter import page_text
 # the measure family a unit implies
 UNIT_CATEGORY = {
     "percent": "rate", "fraction": "rate", "times": "multiplier",
-    "people": "count", "patients": "count", "sessions": "count",
-    "inch": "size", "cm": "size", "mm": "size",
+    "people": "count", "patients": "count", "sessions": "count", "events": "count",
+    "inch": "size", "cm": "size", "mm": "size", "cup_size": "size",
     "mg": "dose", "mcg": "dose", "g": "dose", "ml": "dose", "iu": "dose", "units": "dose",
     "pound": "amount", "kg": "amount", "calorie": "amount",
 }
@@ -159,14 +159,16 @@ class NumericClaims:
 
     @staticmethod
     def _fold_time_frames(kept, text):
-        """A duration right after a rate ("30 percent of patients within 10 years") is the rate's time frame."""
+        """A duration right after a rate ("30 percent of patients within 10 years", "15% of their weight over
+        68 weeks") is the rate's time frame."""
         out = []
         time_units = grammar().unit_days
+        frame_bounds = grammar().time_only | grammar().period_words
         for i, (q, sent) in enumerate(kept):
             prev = out[-1] if out else None
             if (prev is not None and q.unit in time_units and prev[0].unit in ("percent", "fraction")
                     and prev[1] == sent and q.start - prev[0].end <= TIME_FRAME_REACH
-                    and (q.bound in ("within", "by") or TIME_FRAME_LINKS.search(text[prev[0].end:q.start]))):
+                    and (q.bound in frame_bounds or TIME_FRAME_LINKS.search(text[prev[0].end:q.start]))):
                 frame = f"{q.high if q.high is not None else q.low:g} {q.unit}"
                 out[-1] = (prev[0], prev[1], frame)
                 continue

@@ -3,7 +3,8 @@
 The grammar is one regular expression assembled from ``reference/lexicons/quantities.yaml``;
 the lexicon holds every word, this module only the shape of a quantity:
 
-    [bound] VALUE [+] [unit] [bound-after]     VALUE: single | range | list | ratio | fraction | multiplier
+    [bound] VALUE [+ | bound-after] [adjective] [unit] [bound-after]
+    VALUE: single | range | list | ratio | fraction | multiplier
 
 Every repetition in the grammar is bounded or possessive, so matching stays linear on
 hostile text (long runs of digits, spaces or dashes).
@@ -55,7 +56,9 @@ class Grammar:
         self.digit_class = rf"[\d{fraction_chars}]"  # where a written number starts: a digit or "½"
         self.multipliers = {k.lower(): v for k, v in lexicon["multiplier_words"].items()}
         self.multipliers_before_the = {k.lower(): v for k, v in lexicon["multiplier_words_before_the"].items()}
-        self.multiplier_value = {**self.multipliers, **self.multipliers_before_the}
+        self.multiplier_verbs = {k.lower(): v for k, v in lexicon["multiplier_verbs"].items()}
+        self.multiplier_value = {**self.multipliers, **self.multipliers_before_the, **self.multiplier_verbs}
+        self.times_signs = list(lexicon["times_signs"])
         # every word that can be (part of) a number: where the numeric component looks for quantities
         self.number_like_words = [*self.numbers, *self.fractions, *self.scales, *self.multiplier_value]
         self.bound_kind = {}
@@ -80,6 +83,8 @@ class Grammar:
         frac = _alternation(self.fractions)
         multiplier = _alternation(self.multipliers)
         multiplier_before_the = _alternation(self.multipliers_before_the)
+        multiplier_verb = _alternation(self.multiplier_verbs)
+        not_after_verb = _alternation(lexicon["multiplier_verbs_not_before"])
         digits = (r"(?:(?<![\w%])[-\u2212+])?(?:(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
                   rf"[{fraction_chars}]?|[{fraction_chars}])")
         word_num = rf"\b(?:{num_w})(?:(?:-|{SP})(?:{num_w}))?\b"
@@ -95,7 +100,10 @@ class Grammar:
             "ratio": rf"{value}{SP}(?:out{SP}of|in|of{SP}every|(?P<bare_of>of)){SP}{value}\b",
             "fraction": rf"(?:(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b|[{fraction_chars}])(?={SP}of\b)",
             "multiplier": (rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)"
-                           rf"|\b(?:{multiplier_before_the})\b(?={SP}the\b)"),
+                           rf"|\b(?:{multiplier_before_the})\b(?={SP}the\b)"
+                           rf"|\b(?:{multiplier_verb})\b(?!{SP}(?:{not_after_verb})\b)"),
+            # "a half-inch incision": only a unit may follow (checked in parse)
+            "fraction_unit": rf"(?:(?:a|one)(?:-|{SP}))?(?:{_alternation(lexicon['fractions_before_unit'])})\b",
             "between": rf"between{SP}{value}{pct}{SP}and{SP}{value}",
             "from": rf"from{SP}{value}{pct}{SP}(?:to|-|\u2013){SP}{value}",
             "list": rf"{value}(?:{OPT_SP},{OPT_SP}{value}){{1,8}}+{OPT_SP},?{OPT_SP}(?:or|and){SP}(?:(?:{fillers}){SP})?{value}",
@@ -105,19 +113,29 @@ class Grammar:
         }
         body = "|".join(f"(?P<{name}>{rx})" for name, rx in forms.items())
         units = _alternation(self.unit_of)
+        adjective = rf"(?:(?:{_alternation(lexicon['unit_adjectives'])}){SP})?"  # "one full year"
+        times_sign = "|".join(map(re.escape, self.times_signs))
         filler_word = r"(?!(?:of|the|in|for|and|or|to|with|who|that|a|an|are|is|were|was|per|each|every)\b)[a-z][a-z-]{1,20}+"
-        unit = (rf"(?:{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{OPT_SP})(?P<unit>{units})(?![\w%])"
+        unit = (rf"(?:{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{OPT_SP}){adjective}(?P<unit>{units})(?![\w%])"
+                rf"|(?P<times_sign>{times_sign})(?![\w%])"  # "20x", against the digits
                 rf"|(?:{SP}{filler_word}){{1,2}}{SP}(?P<cunit>{units})(?![\w%]))")
         bounds = _alternation(self.bound_kind)
         after = _alternation(self.after_kind)
+        # an article between a bound and digits ("up to a 55% increase", not the period of "over a 10-year
+        # period"); "near-100%"
+        not_period = "".join(rf"(?<!\b{re.escape(w)} )" for w in sorted(self.period_words))
+        after_bound = rf"(?:{SP}(?:{not_period}an?{SP}(?=\d))?|-(?=\d))"
         self.regex = re.compile(
-            rf"(?<![\w.,/\-\u2212])(?:(?P<bound>{bounds}){SP})?(?:{body})(?P<plus>\+)?(?:{unit})?"
+            rf"(?<![\w.,/\-\u2212])(?:(?P<bound>{bounds}){after_bound})?(?:{body})"
+            rf"(?:(?P<plus>\+)|{SP}(?P<after_value>{after})(?=(?:{SP}|-){adjective}(?:{units})(?![\w%])))?"
+            rf"(?:{unit})?"
             rf"(?:{OPT_SP}(?P<after>{after})(?![\w]))?",
             re.I,
         )
         # where a quantity can be: a digit, a number or fraction word, or a bound before "a"/"an";
         # the full grammar only runs in windows around these
-        self.candidates = re.compile(rf"{self.digit_class}|\b(?:{num_w}|{frac}|{multiplier}|{multiplier_before_the}|(?:{bounds}){SP}an?)\b", re.I)
+        self.candidates = re.compile(rf"{self.digit_class}|\b(?:{num_w}|{frac}|{multiplier}|{multiplier_before_the}"
+                                     rf"|{multiplier_verb}|(?:{bounds}){SP}an?)\b", re.I)
 
     # -- reading values --------------------------------------------------------------------
     def value_of(self, text: str) -> float | None:
@@ -179,12 +197,15 @@ class Grammar:
     # -- the parser ------------------------------------------------------------------------
     def parse(self, m: re.Match) -> Quantity | None:
         """A Quantity from one grammar match, or None when the match is not a quantity claim."""
-        form = next(name for name in ("ratio", "fraction", "multiplier", "between", "from", "list", "range", "single",
-                                      "article") if m.group(name) is not None)
+        form = next(name for name in ("ratio", "fraction", "multiplier", "fraction_unit", "between", "from", "list",
+                                      "range", "single", "article") if m.group(name) is not None)
         bound = " ".join((m.group("bound") or "").lower().split())
-        after = m.group("plus") or " ".join((m.group("after") or "").lower().split())  # "12+ months"
+        # "12+ months", "6 or more treatments", "10 years or more"
+        after = m.group("plus") or " ".join((m.group("after_value") or m.group("after") or "").lower().split())
         unit_text = m.group("pct") or m.group("unit") or m.group("cunit")
         unit = self.unit_of.get(" ".join(unit_text.lower().split())) if unit_text else None
+        if m.group("times_sign"):
+            unit = "times"
         if m.group("cunit") and unit not in self.countable:
             return None
         if form == "article":
@@ -196,7 +217,7 @@ class Grammar:
             values = self.values_in(m.group("ratio"))
             if len(values) != 2 or not 0 < values[0] < values[1] or values[1] > 1e7 or 1900 <= values[1] <= 2100:
                 return None
-            if unit is not None and unit != "patients" and unit != "people":
+            if unit is not None and unit not in self.countable - {"sessions"}:
                 return None  # "2 in 3 weeks" is not a ratio
             if m.group("bare_of") and unit is None:
                 return None  # "7 of 10 patients" is a ratio, "one of three options" is not
@@ -209,6 +230,10 @@ class Grammar:
         elif form == "multiplier":
             value = self.multiplier_value[m.group(form).lower()]
             return self._quantity(m, bound, after, [value], "times", "single")
+        elif form == "fraction_unit":
+            if unit is None or unit == "percent":
+                return None
+            values = [self.fraction_value(m.group(form))]
         else:
             values = self.values_in(m.group(form), shared_scale=form in ("between", "from", "list", "range"))
             if not values:
