@@ -85,6 +85,15 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Approximately 56 percent achieve 20/20 vision, according to FDA data.", "cited"),
     ("Surveys indicate that more than 95 percent are satisfied.", "vague"),
     ("LASIK has a 96 percent satisfaction rate. (Journal of Cataract & Refractive Surgery, Vol. 42, August 2016).", "cited"),
+    ("Studies estimate that 20% of adults over 60 have a torn tendon.", "vague"),
+    ("It has been reported that 70% to 85% of patients improve.", "vague"),
+    ("The wrap has been shown to burn up to 400 calories.", "vague"),
+    ("Participants in the second study included 60 women with dry skin.", "study"),
+    ("According to a recent Stanford study, 12 million adults snore.", "study"),
+    ("The Centers for Disease Control (CDC) estimates 15% of adults have kidney disease.", "cited"),
+    ("A review published by Pain Medicine reported relief in 70% of patients.", "cited"),
+    ("Absorption is under 2% when curcumin is taken alone1, which is why we add piperine.", "cited"),
+    ("Take it with fish oil or omega3, and joint pain falls by 20%.", "none"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]

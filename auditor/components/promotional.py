@@ -23,6 +23,7 @@ PATTERN_KEYS = {"id", "label", "pattern"}
 # categories that a preceding hedge or negation turns into advice or a denial
 WEAKENED_BY_HEDGE = {"efficacy", "comparative"}
 NEGATABLE = {"absolute_outcome", "efficacy", "superlative", "authority", "comparative", "social_proof"}
+DEPENDS_REACH = 3  # tokens after a superlative searched for "depends" ("the best treatment strategy depends")
 LOOK_BACK = 6  # tokens before a phrase searched for a hedge or negation ("none has ever been proven to cure")
 
 
@@ -66,6 +67,7 @@ class PromotionalClaims:
         self.pseudo_negation = {tuple(p.lower().split()) for p in context["pseudo_negation"]}
         self.choosing_verbs = {w.lower() for w in context["choosing_advice"]["verbs"]}
         self.advice_after = {tuple(p.lower().split()) for p in context["choosing_advice"]["after"]}
+        self.advice_depends = {w.lower() for w in context["choosing_advice"]["depends"]}
         self.terminators = set(context["terminators"])
 
     def __call__(self, doc: Doc) -> Doc:
@@ -129,8 +131,12 @@ class PromotionalClaims:
 
     def _weakened(self, span: Span, category: str, sent_start: int) -> bool:
         """A hedge ("may help"), a negation ("no cure", "not guaranteed") or a verb of choosing before a
-        superlative that is then "for you" ("choose the best treatment for your condition")."""
+        superlative that is then "for you" ("choose the best treatment for your condition"), or a superlative
+        that depends on something ("the best treatment strategy depends on the problem")."""
         doc = span.doc
+        if category == "superlative" and any(t.lower_ in self.advice_depends
+                                             for t in doc[span.end:span.end + DEPENDS_REACH]):
+            return True
         # a phrase that carries its own negation ("no downtime") is not denied by the one before it
         # ("no needles, no surgery, no downtime")
         negatable = category in NEGATABLE and doc[span.start].lower_ not in self.negation
