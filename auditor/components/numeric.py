@@ -48,6 +48,7 @@ class NotClaims:
         self.sentence_words = tuple(w.lower() for w in data["sentence_words"])
         self.time_frame_nouns = frozenset(w.lower() for w in data["time_frame_nouns"])
         self.furniture_repeats = int(data["furniture_repeats"])
+        self.count_of_one_kept = re.compile(data["count_of_one_kept_before"], re.I)
 
 
 def category_of(unit: str) -> str:
@@ -135,8 +136,9 @@ class NumericClaims:
         sentence = text[sent[0]:sent[1]].lower()
         if any(w in sentence for w in self.not_claims.sentence_words):
             return True
-        if q.unit in ("people", "patients", "sessions") and q.low == 1 and q.high == 1 and not q.bound:
-            return True  # "one patient", "a session": a count of one asserts nothing
+        if (q.unit in ("people", "patients", "sessions") and q.low == 1 and q.high == 1 and not q.bound
+                and not self.not_claims.count_of_one_kept.search(text, max(0, q.start - WINDOW), q.start)):
+            return True  # "one patient", "a session": a count of one asserts nothing ("only one session" does)
         if ADJECTIVE_DURATION.match(text, q.start, q.end) and q.unit in grammar().unit_days:
             following = text[q.end:q.end + WINDOW].split()[:1]
             if following and following[0].lower().strip(".,;:") in self.not_claims.time_frame_nouns:
@@ -164,13 +166,15 @@ class NumericClaims:
         out = []
         time_units = grammar().unit_days
         frame_bounds = grammar().time_only | grammar().period_words
-        for i, (q, sent) in enumerate(kept):
-            prev = out[-1] if out else None
+        for q, sent in kept:
+            # the rate before, passing over a study's size ("82% of patients (n = 3855) ... within 3 months")
+            at = next((i for i in range(len(out) - 1, -1, -1) if out[i][0].form != "sample"), None)
+            prev = out[at] if at is not None else None
             if (prev is not None and q.unit in time_units and prev[0].unit in ("percent", "fraction")
                     and prev[1] == sent and q.start - prev[0].end <= TIME_FRAME_REACH
                     and (q.bound in frame_bounds or TIME_FRAME_LINKS.search(text[prev[0].end:q.start]))):
                 frame = f"{q.high if q.high is not None else q.low:g} {q.unit}"
-                out[-1] = (prev[0], prev[1], frame)
+                out[at] = (prev[0], prev[1], frame)
                 continue
             out.append((q, sent, ""))
         return out

@@ -104,6 +104,7 @@ class Grammar:
                            rf"|\b(?:{multiplier_verb})\b(?!{SP}(?:{not_after_verb})\b)"),
             # "a half-inch incision": only a unit may follow (checked in parse)
             "fraction_unit": rf"(?:(?:a|one)(?:-|{SP}))?(?:{_alternation(lexicon['fractions_before_unit'])})\b",
+            "sample": rf"\bn{OPT_SP}={OPT_SP}{digits}",  # a study's size: "(n=1,423)"
             "between": rf"between{SP}{value}{pct}{SP}and{SP}{value}",
             "from": rf"from{SP}{value}{pct}{SP}(?:to|-|\u2013){SP}{value}",
             "list": rf"{value}(?:{OPT_SP},{OPT_SP}{value}){{1,8}}+{OPT_SP},?{OPT_SP}(?:or|and){SP}(?:(?:{fillers}){SP})?{value}",
@@ -118,7 +119,8 @@ class Grammar:
         filler_word = r"(?!(?:of|the|in|for|and|or|to|with|who|that|a|an|are|is|were|was|per|each|every)\b)[a-z][a-z-]{1,20}+"
         unit = (rf"(?:{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{OPT_SP}){adjective}(?P<unit>{units})(?![\w%])"
                 rf"|(?P<times_sign>{times_sign})(?![\w%])"  # "20x", against the digits
-                rf"|(?:{SP}{filler_word}){{1,2}}{SP}(?P<cunit>{units})(?![\w%]))")
+                rf"|(?:{SP}{filler_word}){{1,2}}{SP}(?P<cunit>{units})(?![\w%])"
+                rf"|{SP}of{SP}(?:these|those){SP}(?P<of_these>{units})(?![\w%]))")  # "25,000 of these patients"
         bounds = _alternation(self.bound_kind)
         after = _alternation(self.after_kind)
         # an article between a bound and digits ("up to a 55% increase", not the period of "over a 10-year
@@ -197,17 +199,19 @@ class Grammar:
     # -- the parser ------------------------------------------------------------------------
     def parse(self, m: re.Match) -> Quantity | None:
         """A Quantity from one grammar match, or None when the match is not a quantity claim."""
-        form = next(name for name in ("ratio", "fraction", "multiplier", "fraction_unit", "between", "from", "list",
-                                      "range", "single", "article") if m.group(name) is not None)
+        form = next(name for name in ("ratio", "fraction", "multiplier", "fraction_unit", "sample", "between", "from",
+                                      "list", "range", "single", "article") if m.group(name) is not None)
         bound = " ".join((m.group("bound") or "").lower().split())
         # "12+ months", "6 or more treatments", "10 years or more"
         after = m.group("plus") or " ".join((m.group("after_value") or m.group("after") or "").lower().split())
-        unit_text = m.group("pct") or m.group("unit") or m.group("cunit")
+        unit_text = m.group("pct") or m.group("unit") or m.group("cunit") or m.group("of_these")
         unit = self.unit_of.get(" ".join(unit_text.lower().split())) if unit_text else None
         if m.group("times_sign"):
             unit = "times"
-        if m.group("cunit") and unit not in self.countable:
+        if (m.group("cunit") or m.group("of_these")) and unit not in self.countable:
             return None
+        if form == "sample":
+            unit = unit or "patients"
         if form == "article":
             # "up to a year", "approximately an inch": an article counts as one only after a bound
             if not bound or unit is None:
