@@ -3,7 +3,7 @@
 The grammar is one regular expression assembled from ``reference/lexicons/quantities.yaml``;
 the lexicon holds every word, this module only the shape of a quantity:
 
-    [bound] VALUE [+ | bound-after] [adjective] [unit] [bound-after]
+    [bound] VALUE [+ | bound-after] [adjective] [unit] [to VALUE time-unit] [bound-after]
     VALUE: single | range | list | ratio | fraction | multiplier
 
 Every repetition in the grammar is bounded or possessive, so matching stays linear on
@@ -19,6 +19,9 @@ from .. import reference
 
 SP = r"[ \t\u00a0]{1,3}+"  # one to three spaces; never crosses a line break
 OPT_SP = r"[ \t\u00a0]{0,3}+"
+
+
+SECOND_END_LINK = re.compile(r"[ \t\u00a0]*(?:to|through)[ \t\u00a0]*$", re.I)
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,9 @@ class Grammar:
             rf"(?<![\w.,/\-\u2212])(?:(?P<bound>{bounds}){after_bound})?(?:{body})"
             rf"(?:(?P<plus>\+)|{SP}(?P<after_value>{after})(?=(?:{SP}|-){adjective}(?:{units})(?![\w%])))?"
             rf"(?:{unit})?"
+            # a range whose ends are in different time units: "six months to a year", "2 weeks to 3 months"
+            rf"(?:{SP}(?:to|through){SP}(?P<second_value>an?|{value}){OPT_SP}-?{OPT_SP}"
+            rf"(?P<second_unit>{_alternation(f for f, u in self.unit_of.items() if u in self.unit_days)})(?![\w%]))?"
             rf"(?:{OPT_SP}(?P<after>{after})(?![\w]))?",
             re.I,
         )
@@ -248,10 +254,29 @@ class Grammar:
             if form != "range" or not values:
                 return None
             form = "single"  # "eighty-two" read as a range of "eighty" to "two" is one number
+        if m.group("second_unit"):
+            second = self._second_end(m, values, unit)
+            if second is None:  # not a range in other units: the quantity ends at its own unit
+                head = m.string[m.start():m.start("second_value")]
+                return self._quantity(m, bound, "", values, unit, form,
+                                      end=m.start() + len(SECOND_END_LINK.sub("", head)))
+            values, form = [values[0], second], "range"
         return self._quantity(m, bound, after, values, unit, form)
 
-    def _quantity(self, m, bound, after, values, unit, form) -> Quantity:
-        start, end = m.start(), m.end()
+    def _second_end(self, m: re.Match, values: list[float], unit: str) -> float | None:
+        """The far end of "six months to a year" in the first end's unit (12 months), or None."""
+        if len(values) != 1 or unit not in self.unit_days:
+            return None
+        text = m.group("second_value")
+        value = 1 if text.lower() in ("a", "an") else self.value_of(text)
+        second_unit = self.unit_of.get(" ".join(m.group("second_unit").lower().split()))
+        if value is None or second_unit is None:
+            return None
+        converted = round(value * self.unit_days[second_unit] / self.unit_days[unit], 1)
+        return converted if converted > values[0] else None
+
+    def _quantity(self, m, bound, after, values, unit, form, end: int | None = None) -> Quantity:
+        start, end = m.start(), m.end() if end is None else end
         kind = self.bound_kind.get(bound)
         if bound in self.time_only and unit not in self.unit_days:
             start, bound, kind = m.start(form), "", None  # "reduced by 50%" is a change, not a bound
