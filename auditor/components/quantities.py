@@ -62,8 +62,9 @@ class Grammar:
         self.multiplier_verbs = {k.lower(): v for k, v in lexicon["multiplier_verbs"].items()}
         self.multiplier_value = {**self.multipliers, **self.multipliers_before_the, **self.multiplier_verbs}
         self.times_signs = list(lexicon["times_signs"])
+        self.ordinals = {k.lower(): v for k, v in lexicon["ordinals"].items()}
         # every word that can be (part of) a number: where the numeric component looks for quantities
-        self.number_like_words = [*self.numbers, *self.fractions, *self.scales, *self.multiplier_value]
+        self.number_like_words = [*self.numbers, *self.fractions, *self.scales, *self.multiplier_value, *self.ordinals]
         self.bound_kind = {}
         for kind, words in lexicon["bounds"].items():
             for w in words:
@@ -108,6 +109,7 @@ class Grammar:
             # "a half-inch incision": only a unit may follow (checked in parse)
             "fraction_unit": rf"(?:(?:a|one)(?:-|{SP}))?(?:{_alternation(lexicon['fractions_before_unit'])})\b",
             "sample": rf"\bn{OPT_SP}={OPT_SP}{digits}",  # a study's size: "(n=1,423)"
+            "ordinal": rf"the{SP}(?:{_alternation(self.ordinals)}|\d{{1,2}}(?:st|nd|rd|th))\b",  # "by the sixth week"
             "between": rf"between{SP}{value}{pct}{SP}and{SP}{value}",
             "from": rf"from{SP}{value}{pct}{SP}(?:to|-|\u2013){SP}{value}",
             "list": rf"{value}(?:{OPT_SP},{OPT_SP}{value}){{1,8}}+{OPT_SP},?{OPT_SP}(?:or|and){SP}(?:(?:{fillers}){SP})?{value}",
@@ -143,7 +145,7 @@ class Grammar:
         # where a quantity can be: a digit, a number or fraction word, or a bound before "a"/"an";
         # the full grammar only runs in windows around these
         self.candidates = re.compile(rf"{self.digit_class}|\b(?:{num_w}|{frac}|{multiplier}|{multiplier_before_the}"
-                                     rf"|{multiplier_verb}|(?:{bounds}){SP}an?)\b", re.I)
+                                     rf"|{multiplier_verb}|{_alternation(self.ordinals)}|(?:{bounds}){SP}an?)\b", re.I)
 
     # -- reading values --------------------------------------------------------------------
     def value_of(self, text: str) -> float | None:
@@ -205,8 +207,8 @@ class Grammar:
     # -- the parser ------------------------------------------------------------------------
     def parse(self, m: re.Match) -> Quantity | None:
         """A Quantity from one grammar match, or None when the match is not a quantity claim."""
-        form = next(name for name in ("ratio", "fraction", "multiplier", "fraction_unit", "sample", "between", "from",
-                                      "list", "range", "single", "article") if m.group(name) is not None)
+        form = next(name for name in ("ratio", "fraction", "multiplier", "fraction_unit", "sample", "ordinal", "between",
+                                      "from", "list", "range", "single", "article") if m.group(name) is not None)
         bound = " ".join((m.group("bound") or "").lower().split())
         # "12+ months", "6 or more treatments", "10 years or more"
         after = m.group("plus") or " ".join((m.group("after_value") or m.group("after") or "").lower().split())
@@ -240,6 +242,11 @@ class Grammar:
         elif form == "multiplier":
             value = self.multiplier_value[m.group(form).lower()]
             return self._quantity(m, bound, after, [value], "times", "single")
+        elif form == "ordinal":
+            if bound not in self.time_only or unit not in self.unit_days or unit_text.lower().endswith("s"):
+                return None  # "the first week" alone is a moment, "within the first weeks" no number
+            word = m.group(form).split()[-1].lower()
+            values, form = [self.ordinals.get(word) or int(word[:-2])], "single"
         elif form == "fraction_unit":
             if unit is None or unit == "percent":
                 return None
