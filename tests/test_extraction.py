@@ -57,6 +57,12 @@ def test_keyword_phrase_repeated_as_furniture_is_not_a_claim(claims_of):
     assert [c.text for c in claims_of(text) if c.kind == "numeric"] == ["6 to 12 weeks"]
 
 
+def test_a_dose_in_a_heading_is_a_product_name(auditor):
+    from auditor.ingest import read_text
+    page = read_text("Vitamin D3 5,000 IU Softgels\n\nMost adults need 600 IU a day.", id="shop")
+    assert [c.text for c in auditor.claims(page) if c.kind == "numeric"] == ["600 IU"]
+
+
 def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     text = ("Recovery takes 6 to 12 weeks.\n\n3 Comments\n\n"
             "Mary Jones says: I had my fusion in 2010 and the pain lasted 2 years.\n")

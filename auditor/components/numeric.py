@@ -46,6 +46,7 @@ class NotClaims:
         self.after = re.compile("|".join(f"(?:{rx})" for rx in data["after"].values()), re.I)
         self.before = re.compile("|".join(f"(?:{rx})" for rx in data["before"].values()), re.I)
         self.sentence_words = tuple(w.lower() for w in data["sentence_words"])
+        self.label_words = tuple(w.lower() for w in data["label_words"])
         self.time_frame_nouns = frozenset(w.lower() for w in data["time_frame_nouns"])
         self.furniture_repeats = int(data["furniture_repeats"])
         self.count_of_one_kept = re.compile(data["count_of_one_kept_before"], re.I)
@@ -94,6 +95,8 @@ class NumericClaims:
             scope = lay.scope(q.start)
             if scope == "comment" and not self.include_comments:
                 continue  # readers' comments are not the provider's claims
+            if block is not None and block.kind in ("heading", "title") and category_of(q.unit) == "dose":
+                continue  # "Omega-3 1000mg Fish Oil": a product's name, not a dose it claims
             span = doc.char_span(q.start, q.end, label="numeric", alignment_mode="expand")
             if span is None:
                 continue
@@ -135,6 +138,8 @@ class NumericClaims:
             return True
         sentence = text[sent[0]:sent[1]].lower()
         if any(w in sentence for w in self.not_claims.sentence_words):
+            return True
+        if category_of(q.unit) == "dose" and any(w in sentence for w in self.not_claims.label_words):
             return True
         if (q.unit in ("people", "patients", "sessions") and q.low == 1 and q.high == 1 and not q.bound
                 and not self.not_claims.count_of_one_kept.search(text, max(0, q.start - WINDOW), q.start)):

@@ -69,6 +69,7 @@ class PromotionalClaims:
         self.advice_after = {tuple(p.lower().split()) for p in context["choosing_advice"]["after"]}
         self.advice_depends = {w.lower() for w in context["choosing_advice"]["depends"]}
         self.terminators = set(context["terminators"])
+        self.disclaimers = tuple(d.lower() for d in context["disclaimers"])
 
     def __call__(self, doc: Doc) -> Doc:
         vocab = doc.vocab.strings
@@ -100,6 +101,8 @@ class PromotionalClaims:
                 claim.occurrences.append([span.start_char, span.end_char])
                 continue
             s, e = lay.sentence(span.start_char)
+            if any(d in lay.text[s:e].lower() for d in self.disclaimers):
+                continue
             span._.claim = Claim(
                 kind="promotional", category=category, text=span.text, start=span.start_char,
                 end=span.end_char, sentence=lay.text[s:e], sentence_start=s, sentence_end=e,
