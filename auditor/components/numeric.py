@@ -35,6 +35,7 @@ TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the f
 ADJECTIVE_DURATION = re.compile(r"\S+-(?:year|month|week|day)s?$", re.I)  # "ten-year", "5-year"
 NON_WORD = re.compile(r"[^\w%]+")
 WINDOW = 48  # characters of context read before and after a quantity
+FREQUENCY_AFTER = re.compile(r"[ \t]{0,3}(?:per|a|an|each|every)[ \t]{1,3}(?:day|night|week|month)\b", re.I)
 TIME_FRAME_REACH = 60  # a duration this close after a rate, in its sentence, is the rate's time frame
 
 
@@ -44,6 +45,7 @@ class NotClaims:
     def __init__(self, data: dict):
         self.spans = re.compile("|".join(f"(?:{rx})" for rx in data["spans"].values()), re.I)
         self.after = re.compile("|".join(f"(?:{rx})" for rx in data["after"].values()), re.I)
+        self.after_duration = re.compile("|".join(f"(?:{rx})" for rx in data["after_duration"].values()), re.I)
         self.before = re.compile("|".join(f"(?:{rx})" for rx in data["before"].values()), re.I)
         self.sentence_words = tuple(w.lower() for w in data["sentence_words"])
         self.label_words = tuple(w.lower() for w in data["label_words"])
@@ -134,6 +136,8 @@ class NumericClaims:
                 return True
         if self.not_claims.after.search(text[q.end:q.end + WINDOW]):
             return True
+        if q.unit in grammar().unit_days and self.not_claims.after_duration.search(text[q.end:q.end + WINDOW]):
+            return True
         if self.not_claims.before.search(text[max(0, q.start - WINDOW):q.start]):
             return True
         sentence = text[sent[0]:sent[1]].lower()
@@ -176,6 +180,8 @@ class NumericClaims:
             at = next((i for i in range(len(out) - 1, -1, -1) if out[i][0].form != "sample"), None)
             prev = out[at] if at is not None else None
             if (prev is not None and q.unit in time_units and prev[0].unit in ("percent", "fraction")
+                    and not prev[2]  # a rate has one time frame: a second duration is a claim of its own
+                    and not FREQUENCY_AFTER.match(text, q.end)  # "for at least 10 hours per day": a usage
                     and prev[1] == sent and q.start - prev[0].end <= TIME_FRAME_REACH
                     and (q.bound in frame_bounds or TIME_FRAME_LINKS.search(text[prev[0].end:q.start]))):
                 frame = f"{q.high if q.high is not None else q.low:g} {q.unit}"

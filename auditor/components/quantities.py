@@ -100,6 +100,8 @@ class Grammar:
         fillers = _alternation(lexicon["list_fillers"])
         # a percent sign or word after the first value too ("between 50 percent and 90 percent")
         pct = rf"(?:{OPT_SP}%|{SP}(?:{_alternation(f for f in lexicon['units']['percent'] if f != '%')})\b)?"
+        units = _alternation(self.unit_of)
+        adjective = rf"(?:(?:{_alternation(lexicon['unit_adjectives'])}){SP})?"  # "one full year"
         forms = {
             "ratio": rf"{value}{SP}(?:out{SP}of|in|of{SP}every|(?P<bare_of>of)){SP}{value}\b",
             "fraction": rf"(?:(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b|[{fraction_chars}])(?={SP}of\b)",
@@ -113,13 +115,12 @@ class Grammar:
             "between": rf"between{SP}{value}{pct}{SP}and{SP}{value}",
             "from": rf"from{SP}{value}{pct}{SP}(?:to|-|\u2013){SP}{value}",
             "list": rf"{value}(?:{OPT_SP},{OPT_SP}{value}){{1,8}}+{OPT_SP},?{OPT_SP}(?:or|and){SP}(?:(?:{fillers}){SP})?{value}",
+            "pair": rf"{value}{SP}and{SP}{value}(?=(?:{SP}|-){adjective}(?:{units})(?![\w%]))",  # "at 3 and 6 months"
             "range": rf"{value}{pct}{sep}{value}",
             "single": value,
             "article": r"\ban?\b",
         }
         body = "|".join(f"(?P<{name}>{rx})" for name, rx in forms.items())
-        units = _alternation(self.unit_of)
-        adjective = rf"(?:(?:{_alternation(lexicon['unit_adjectives'])}){SP})?"  # "one full year"
         times_sign = "|".join(map(re.escape, self.times_signs))
         filler_word = r"(?!(?:of|the|in|for|and|or|to|with|who|that|a|an|are|is|were|was|per|each|every)\b)[a-z][a-z-]{1,20}+"
         unit = (rf"(?:{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{OPT_SP}){adjective}(?P<unit>{units})(?![\w%])"
@@ -131,7 +132,8 @@ class Grammar:
         # an article between a bound and digits ("up to a 55% increase", not the period of "over a 10-year
         # period"); "near-100%"
         not_period = "".join(rf"(?<!\b{re.escape(w)} )" for w in sorted(self.period_words))
-        after_bound = rf"(?:{SP}(?:{not_period}an?{SP}(?=\d))?|-(?=\d))"
+        signs = "".join(map(re.escape, lexicon["bound_signs"]))
+        after_bound = rf"(?:(?<=[{signs}]){OPT_SP}|{SP}(?:{not_period}an?{SP}(?=\d))?|-(?=\d))"
         self.regex = re.compile(
             rf"(?<![\w.,/\-\u2212])(?:(?P<bound>{bounds}){after_bound})?(?:{body})"
             rf"(?:(?P<plus>\+)|{SP}(?P<after_value>{after})(?=(?:{SP}|-){adjective}(?:{units})(?![\w%])))?"
@@ -208,7 +210,7 @@ class Grammar:
     def parse(self, m: re.Match) -> Quantity | None:
         """A Quantity from one grammar match, or None when the match is not a quantity claim."""
         form = next(name for name in ("ratio", "fraction", "multiplier", "fraction_unit", "sample", "ordinal", "between",
-                                      "from", "list", "range", "single", "article") if m.group(name) is not None)
+                                      "from", "list", "pair", "range", "single", "article") if m.group(name) is not None)
         bound = " ".join((m.group("bound") or "").lower().split())
         # "12+ months", "6 or more treatments", "10 years or more"
         after = m.group("plus") or " ".join((m.group("after_value") or m.group("after") or "").lower().split())
@@ -252,9 +254,11 @@ class Grammar:
                 return None
             values = [self.fraction_value(m.group(form))]
         else:
-            values = self.values_in(m.group(form), shared_scale=form in ("between", "from", "list", "range"))
+            values = self.values_in(m.group(form), shared_scale=form in ("between", "from", "list", "pair", "range"))
             if not values:
                 return None
+            if form == "pair":
+                form = "list"  # "at 3 and 6 months": a list of two
         if unit is None:
             return None  # a bare number asserts nothing we can read
         if form in ("range", "list", "between", "from") and len(values) < 2:
