@@ -57,6 +57,11 @@ def test_keyword_phrase_repeated_as_furniture_is_not_a_claim(claims_of):
     assert [c.text for c in claims_of(text) if c.kind == "numeric"] == ["6 to 12 weeks"]
 
 
+def test_the_results_of_an_earlier_study_carry_its_evidence(claims_of):
+    text = "A journal recently published a study of balloon dilation. The results show success in 97% of cases."
+    assert [c.evidence for c in claims_of(text) if c.kind == "numeric"] == ["study"]
+
+
 def test_a_dose_in_a_heading_is_a_product_name(auditor):
     from auditor.ingest import read_text
     page = read_text("Vitamin D3 5,000 IU Softgels\n\nMost adults need 600 IU a day.", id="shop")
@@ -100,6 +105,11 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("A review published by Pain Medicine reported relief in 70% of patients.", "cited"),
     ("Absorption is under 2% when curcumin is taken alone1, which is why we add piperine.", "cited"),
     ("Take it with fish oil or omega3, and joint pain falls by 20%.", "none"),
+    ("Five years on, 90 percent still work, according to some scientific studies.", "vague"),
+    ("In clinical trials 70% of patients saw smoother skin.", "vague"),
+    ("Specialist centres often report recurrence in under 1 percent.", "vague"),
+    ("Smith et al followed 300 patients for a year.", "cited"),
+    ("Dr. Patel's patients lose 70% of their excess weight.", "self_reported"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
