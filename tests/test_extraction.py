@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from auditor.components.quantities import grammar
+
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "extraction_cases.yaml").read_text())
 
 
@@ -176,3 +178,11 @@ def test_an_adjective_time_frame_is_a_qualifier_not_a_claim(claims_of):
 def test_abbreviations_do_not_end_sentences(claims_of):
     [c] = [c for c in claims_of("See Smith et al. 2019 and Vol. 42 of the journal: 30% improved.") if c.kind == "numeric"]
     assert c.sentence.startswith("See Smith")
+
+
+@pytest.mark.parametrize("bound", sorted(grammar().bound_kind))
+def test_every_bound_word_can_start_a_quantity(claims_of, bound):
+    """The component tries the grammar only at words that can start a quantity: every bound must be one."""
+    sentence = f"Most patients heal in {bound} 5 weeks."
+    texts = [c.text for c in claims_of(sentence) if c.kind == "numeric"]
+    assert len(texts) == 1 and texts[0].lower().startswith(bound.split()[0]), texts

@@ -101,8 +101,9 @@ class EvidenceAttribution:
     def _from_paragraph(self, doc, lay, sentence_start, page_host, cache) -> tuple[str, str]:
         """The evidence of the nearest earlier sentence in the same block (a study, a citation)."""
         block = lay.block(sentence_start)
-        earlier = [s for s in lay.sentences if s[0] < sentence_start and (block is None or s[0] >= block.start)]
-        for s, e in reversed(earlier[-LOOK_BACK_SENTENCES:]):
+        i = bisect_right(lay._sent_starts, sentence_start - 1)  # the sentences before this one
+        earlier = [s for s in lay.sentences[max(0, i - LOOK_BACK_SENTENCES):i] if block is None or s[0] >= block.start]
+        for s, e in reversed(earlier):
             label, cue = self._sentence_label(doc, lay, s, e, page_host, cache)
             if label in ("cited", "study"):
                 return label, cue

@@ -72,6 +72,10 @@ class NumericClaims:
         self.article_hashes = _hashes(["a", "an"])
         self.digit_runs = re.compile(g.digit_class + "+")
         self.bound_hashes = _hashes(b.split()[-1] for b in g.bound_kind)
+        self.ordinal_hashes = _hashes(g.ordinals)
+        self.the_hash = _hashes(["the"])
+        self.time_only_hashes = _hashes(g.time_only)
+        self.start_hashes = _hashes(g.start_words)
 
     def __call__(self, doc: Doc) -> Doc:
         text = page_text(doc)
@@ -124,10 +128,15 @@ class NumericClaims:
         if digit_at:
             hit[numpy.searchsorted(idx, digit_at, side="right") - 1] = True
         hit[1:] |= numpy.isin(lower[1:], self.article_hashes) & numpy.isin(lower[:-1], self.bound_hashes)
+        # "by the sixth week": an ordinal after "by the" / "within the" ("second" alone is a common word)
+        hit[2:] |= (numpy.isin(lower[2:], self.ordinal_hashes) & numpy.isin(lower[1:-1], self.the_hash)
+                    & numpy.isin(lower[:-2], self.time_only_hashes))
         at = numpy.flatnonzero(hit)
-        # a quantity may start a few words before its number ("more than 90%", "between 6 and 12")
-        spread = numpy.concatenate([numpy.maximum(at - k, 0) for k in range(WORDS_BEFORE + 1)])
-        return idx[numpy.unique(spread)].tolist()
+        # a quantity may start a few words before its number ("more than 90%", "between 6 and 12"), at a word
+        # that can start one (the grammar is not tried at the others: most words before a number are not)
+        before = numpy.concatenate([numpy.maximum(at - k, 0) for k in range(1, WORDS_BEFORE + 1)])
+        before = before[numpy.isin(lower[before], self.start_hashes)]
+        return idx[numpy.unique(numpy.concatenate([at, before]))].tolist()
 
     def _is_furniture(self, q: Quantity, text: str, sent: tuple[int, int]) -> bool:
         lo = max(0, q.start - WINDOW)

@@ -64,7 +64,7 @@ class Grammar:
         self.times_signs = list(lexicon["times_signs"])
         self.ordinals = {k.lower(): v for k, v in lexicon["ordinals"].items()}
         # every word that can be (part of) a number: where the numeric component looks for quantities
-        self.number_like_words = [*self.numbers, *self.fractions, *self.scales, *self.multiplier_value, *self.ordinals]
+        self.number_like_words = [*self.numbers, *self.fractions, *self.scales, *self.multiplier_value]
         self.bound_kind = {}
         for kind, words in lexicon["bounds"].items():
             for w in words:
@@ -80,6 +80,12 @@ class Grammar:
             for f in forms:
                 self.unit_of[" ".join(f.lower().split())] = unit
         self.countable = set(lexicon["countable_units"])
+        # the words a quantity can start with, before its number: bounds, "between", "from", the ordinal's "the",
+        # the sample size's "n", articles, and number, fraction and multiplier words (a number starts with a digit)
+        first_words = {w.split()[0] for w in self.bound_kind} | set(lexicon["bound_signs"])
+        self.start_words = (first_words | {w.rstrip(".") for w in first_words}
+                            | {"between", "from", "the", "n", "a", "an", "one"}
+                            | {w for phrase in self.number_like_words for w in phrase.split()})
         self.unit_days = lexicon["unit_days"]
 
         num_w = _alternation(self.numbers)
@@ -147,7 +153,10 @@ class Grammar:
         # where a quantity can be: a digit, a number or fraction word, or a bound before "a"/"an";
         # the full grammar only runs in windows around these
         self.candidates = re.compile(rf"{self.digit_class}|\b(?:{num_w}|{frac}|{multiplier}|{multiplier_before_the}"
-                                     rf"|{multiplier_verb}|{_alternation(self.ordinals)}|(?:{bounds}){SP}an?)\b", re.I)
+                                     rf"|{multiplier_verb}|(?:{bounds}){SP}an?)\b"
+                                     # an ordinal only after "by the" / "within the" ("second" is a common word)
+                                     rf"|\b(?:{_alternation(self.time_only)}){SP}the{SP}(?:{_alternation(self.ordinals)})\b",
+                                     re.I)
 
     # -- reading values --------------------------------------------------------------------
     def value_of(self, text: str) -> float | None:
