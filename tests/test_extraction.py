@@ -64,6 +64,16 @@ def test_the_results_of_an_earlier_study_carry_its_evidence(claims_of):
     assert [c.evidence for c in claims_of(text) if c.kind == "numeric"] == ["study"]
 
 
+def test_a_worked_example_is_not_a_claim(auditor):
+    from auditor.ingest import read_text
+    text = ("Take, for example, a woman 5 feet 4 inches tall. Her ideal weight is 125 pounds. If she weighs 225 pounds "
+            "and loses 60% of the excess, she would lose 60 pounds.\n\n"
+            "- If she loses only 40% of it, she would weigh 185 pounds.\n\nMost patients lose 60% of excess weight.")
+    assert [c.text for c in auditor.claims(read_text(text, id="example")) if c.kind == "numeric"] == ["60%"]
+    rhetorical = "Imagine a gel that eases knee pain by 40% in most patients."
+    assert [c.text for c in auditor.claims(read_text(rhetorical, id="imagine")) if c.kind == "numeric"] == ["40%"]
+
+
 def test_a_dose_in_a_heading_is_a_product_name(auditor):
     from auditor.ingest import read_text
     page = read_text("Vitamin D3 5,000 IU Softgels\n\nMost adults need 600 IU a day.", id="shop")
@@ -112,6 +122,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Specialist centres often report recurrence in under 1 percent.", "vague"),
     ("Smith et al followed 300 patients for a year.", "cited"),
     ("Dr. Patel's patients lose 70% of their excess weight.", "self_reported"),
+    ("Research has consistently demonstrated a 30% drop in injuries.", "vague"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]

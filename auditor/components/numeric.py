@@ -35,6 +35,7 @@ TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the f
 ADJECTIVE_DURATION = re.compile(r"\S+-(?:year|month|week|day)s?$", re.I)  # "ten-year", "5-year"
 NON_WORD = re.compile(r"[^\w%]+")
 WINDOW = 48  # characters of context read before and after a quantity
+TIME_POINT_BEFORE = re.compile(r"\b(?:at|after|following|in the first)\s{1,3}$", re.I)  # "at one year", "After 6 weeks"
 FREQUENCY_AFTER = re.compile(r"[ \t]{0,3}(?:per|a|an|each|every)[ \t]{1,3}(?:day|night|week|month)\b", re.I)
 TIME_FRAME_REACH = 60  # a duration this close after a rate, in its sentence, is the rate's time frame
 
@@ -52,6 +53,7 @@ class NotClaims:
         self.time_frame_nouns = frozenset(w.lower() for w in data["time_frame_nouns"])
         self.furniture_repeats = int(data["furniture_repeats"])
         self.count_of_one_kept = re.compile(data["count_of_one_kept_before"], re.I)
+        self.hypothetical_openers = tuple(w.lower().replace("\u2019", "'") for w in data["hypothetical_openers"])
 
 
 def category_of(unit: str) -> str:
@@ -96,11 +98,14 @@ class NumericClaims:
         kept = self._read_periods(kept, text)
         kept = self._fold_time_frames(kept, text)
         spans = list(doc.spans.get(CLAIM_SPANS, []))
+        examples = self._worked_examples(doc._.blocks or [], text)
         for q, sent, time_frame in kept:
             block = lay.block(q.start)
             scope = lay.scope(q.start)
             if scope == "comment" and not self.include_comments:
                 continue  # readers' comments are not the provider's claims
+            if (block.start if block is not None else -1) in examples or (block is None and self._opens_example(text, *sent)):
+                continue  # "Take, for example, a person 5'7" tall...": arithmetic that illustrates, not a claim
             if block is not None and block.kind in ("heading", "title") and category_of(q.unit) == "dose":
                 continue  # "Omega-3 1000mg Fish Oil": a product's name, not a dose it claims
             span = doc.char_span(q.start, q.end, label="numeric", alignment_mode="expand")
@@ -115,6 +120,22 @@ class NumericClaims:
             spans.append(span)
         doc.spans[CLAIM_SPANS] = spans
         return doc
+
+    def _opens_example(self, text: str, start: int, end: int) -> bool:
+        first_words = text[start:min(end, start + 40)].lstrip().lower().replace("\u2019", "'")
+        return first_words.startswith(self.not_claims.hypothetical_openers)
+
+    def _worked_examples(self, blocks, text: str) -> set[int]:
+        """Starts of the blocks of worked examples: a paragraph that opens like one, and the list items after it."""
+        found, in_example = set(), False
+        for b in blocks:
+            if self._opens_example(text, b.start, b.end):
+                in_example = True
+            elif b.kind != "list_item":
+                in_example = False
+            if in_example:
+                found.add(b.start)
+        return found
 
     def _candidates(self, doc: Doc) -> list[int]:
         """Character offsets of tokens a quantity can start from: tokens holding a digit (not only those
@@ -179,6 +200,32 @@ class NumericClaims:
 
     @staticmethod
     def _fold_time_frames(kept, text):
+        kept = NumericClaims._fold_backward(kept, text)
+        return NumericClaims._fold_forward(kept, text)
+
+    @staticmethod
+    def _fold_forward(kept, text):
+        """A duration opening a clause before a rate ("After 6 weeks, 70% of patients improved", "weight loss at one
+        year is 75%") is that rate's time frame."""
+        time_units = grammar().unit_days
+        out = []
+        skip = set()
+        for i, (q, sent, frame) in enumerate(kept):
+            if i in skip:
+                continue
+            nxt = kept[i + 1] if i + 1 < len(kept) else None
+            if (nxt is not None and q.unit in time_units and nxt[0].unit in ("percent", "fraction") and not nxt[2]
+                    and nxt[1] == sent and nxt[0].start - q.end <= TIME_FRAME_REACH
+                    and (q.bound in grammar().time_only or TIME_POINT_BEFORE.search(text, max(0, q.start - 20), q.start))
+                    and not FREQUENCY_AFTER.match(text, q.end)):
+                out.append((nxt[0], nxt[1], f"{q.high if q.high is not None else q.low:g} {q.unit}"))
+                skip.add(i + 1)
+                continue
+            out.append((q, sent, frame))
+        return out
+
+    @staticmethod
+    def _fold_backward(kept, text):
         """A duration right after a rate ("30 percent of patients within 10 years", "15% of their weight over
         68 weeks") is the rate's time frame."""
         out = []
