@@ -427,6 +427,8 @@ def test_value_text():
     assert views.value_text(None, 90, "percent") == "\u2264 90%"
     assert views.value_text(50, None, "patients") == "\u2265 50 patients"
     assert views.value_text(98.7, 98.7, "percent") == "98.7%"
+    assert views.value_text(27, None, "bmi") == "\u2265 27 kg/m\u00b2"  # unit names that read badly get a label
+    assert views.value_text(1, 1, "cup_size") == "1 cup size"
     assert views.value_text(5000, 5000, "") == "5,000"
     assert views.value_text(None, None, "x") == ""
     assert views.value_text(13.0457, None, "week") == "\u2265 13.05 weeks"
