@@ -35,7 +35,9 @@ TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the f
 ADJECTIVE_DURATION = re.compile(r"\S+-(?:year|month|week|day)s?$", re.I)  # "ten-year", "5-year"
 NON_WORD = re.compile(r"[^\w%]+")
 WINDOW = 48  # characters of context read before and after a quantity
-TIME_POINT_BEFORE = re.compile(r"\b(?:at|after|following|in the first)\s{1,3}$", re.I)  # "at one year", "After 6 weeks"
+TIME_POINT_BEFORE = re.compile(r"\b(?:at|after|following)\s{1,3}$", re.I)
+COPULA = re.compile(r"\s{0,3}(?:is|are|was|were|remains|stays|holds at|reaches)\s{1,3}", re.I)
+CLAUSE_OPENING = re.compile(r"(?:(?:even|only|just)\s{1,3})?(?:at|after|following|in the first)?", re.I)
 FREQUENCY_AFTER = re.compile(r"[ \t]{0,3}(?:per|a|an|each|every)[ \t]{1,3}(?:day|night|week|month)\b", re.I)
 TIME_FRAME_REACH = 60  # a duration this close after a rate, in its sentence, is the rate's time frame
 
@@ -216,13 +218,23 @@ class NumericClaims:
             nxt = kept[i + 1] if i + 1 < len(kept) else None
             if (nxt is not None and q.unit in time_units and nxt[0].unit in ("percent", "fraction") and not nxt[2]
                     and nxt[1] == sent and nxt[0].start - q.end <= TIME_FRAME_REACH
-                    and (q.bound in grammar().time_only or TIME_POINT_BEFORE.search(text, max(0, q.start - 20), q.start))
+                    and "|" not in text[q.end:nxt[0].start]  # a table row: "35 to 38 years | 33%" is an age group
+                    and (NumericClaims._opens_clause(text, sent[0], q.start)
+                         or (TIME_POINT_BEFORE.search(text, max(0, q.start - 12), q.start)
+                             and COPULA.fullmatch(text, q.end, nxt[0].start)))  # "the rate after 10 years is 94%"
                     and not FREQUENCY_AFTER.match(text, q.end)):
                 out.append((nxt[0], nxt[1], f"{q.high if q.high is not None else q.low:g} {q.unit}"))
                 skip.add(i + 1)
                 continue
             out.append((q, sent, frame))
         return out
+
+    @staticmethod
+    def _opens_clause(text: str, sentence_start: int, start: int) -> bool:
+        """Only a time-point word stands between the clause's start and here ("After 6 weeks", "Even at 20 years")."""
+        clause = text[sentence_start:start]
+        breaks = [clause.rfind(c) for c in ",;:"]
+        return CLAUSE_OPENING.fullmatch(clause[max(breaks) + 1:].strip()) is not None
 
     @staticmethod
     def _fold_backward(kept, text):
