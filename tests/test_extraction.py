@@ -64,6 +64,11 @@ def test_the_results_of_an_earlier_study_carry_its_evidence(claims_of):
     assert [c.evidence for c in claims_of(text) if c.kind == "numeric"] == ["study"]
 
 
+def test_a_table_row_gives_a_rate_no_time_frame(claims_of):
+    rates = [c for c in claims_of("40 to 42 years | 12% |") if c.unit == "percent"]
+    assert [(c.text, c.time_frame) for c in rates] == [("12%", "")]  # an age group, not the rate's time frame
+
+
 def test_a_worked_example_is_not_a_claim(auditor):
     from auditor.ingest import read_text
     text = ("Take, for example, a woman 5 feet 4 inches tall. Her ideal weight is 125 pounds. If she weighs 225 pounds "
