@@ -35,6 +35,7 @@ TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the f
 ADJECTIVE_DURATION = re.compile(r"\S+-(?:year|month|week|day)s?$", re.I)  # "ten-year", "5-year"
 NON_WORD = re.compile(r"[^\w%]+")
 WINDOW = 48  # characters of context read before and after a quantity
+SPAN_REACH_BEFORE, SPAN_REACH_AFTER = 16, 24  # how far a furniture span overlapping a quantity may stick out of it
 TIME_POINT_BEFORE = re.compile(r"\b(?:at|after|following)\s{1,3}$", re.I)
 COPULA = re.compile(r"\s{0,3}(?:is|are|was|were|remains|stays|holds at|reaches)\s{1,3}", re.I)
 CLAUSE_OPENING = re.compile(r"(?:(?:even|only|just)\s{1,3})?(?:at|after|following|in the first)?", re.I)
@@ -162,9 +163,13 @@ class NumericClaims:
         return idx[numpy.unique(numpy.concatenate([at, before]))].tolist()
 
     def _is_furniture(self, q: Quantity, text: str, sent: tuple[int, int]) -> bool:
-        lo = max(0, q.start - WINDOW)
-        for m in self.not_claims.spans.finditer(text, lo, min(len(text), q.end + WINDOW)):
-            if m.start() < q.end and q.start < m.end():
+        # a span of furniture overlapping the quantity starts a little before it at most ("All On 4 implants") and
+        # ends a little after it ("24 hours a day"): the search is kept to that stretch, as it runs for every quantity
+        lo = max(0, q.start - SPAN_REACH_BEFORE)
+        for m in self.not_claims.spans.finditer(text, lo, min(len(text), q.end + SPAN_REACH_AFTER)):
+            if m.start() >= q.end:
+                break
+            if q.start < m.end():
                 return True
         if self.not_claims.after.search(text[q.end:q.end + WINDOW]):
             return True
