@@ -64,6 +64,13 @@ def test_the_results_of_an_earlier_study_carry_its_evidence(claims_of):
     assert [c.evidence for c in claims_of(text) if c.kind == "numeric"] == ["study"]
 
 
+def test_a_sentence_adding_to_the_one_before_has_its_evidence(claims_of):
+    text = "Clinical studies have demonstrated regrowth. Additionally, in 40% of men the hair thickens."
+    assert [c.evidence for c in claims_of(text) if c.kind == "numeric"] == ["vague"]
+    plain = "Recovery is quick. Additionally, 80% of patients return to work in a week."
+    assert [c.evidence for c in claims_of(plain) if c.kind == "numeric"] == ["none"]
+
+
 def test_a_table_row_gives_a_rate_no_time_frame(claims_of):
     rates = [c for c in claims_of("40 to 42 years | 12% |") if c.unit == "percent"]
     assert [(c.text, c.time_frame) for c in rates] == [("12%", "")]  # an age group, not the rate's time frame

@@ -31,6 +31,7 @@ class EvidenceCues:
         self.patterns = {label: re.compile("|".join(f"(?:{rx})" for rx in data[label].values()), re.I)
                          for label in LABELS}
         self.back_reference = re.compile(data["back_reference"], re.I)
+        self.continuation = re.compile(data["continuation"], re.I)
 
     def label(self, sentence: str) -> tuple[str, str]:
         """The strongest label the sentence's own cues support, and the cue text."""
@@ -70,6 +71,8 @@ class EvidenceAttribution:
                 inherited = self._from_paragraph(doc, lay, claim.sentence_start, page_host, by_sentence)
                 if inherited[0] != "none" and (label == "none" or LABELS.index(inherited[0]) < LABELS.index(label)):
                     label, cue = inherited
+            if label == "none" and self.cues.continuation.match(claim.sentence):
+                label, cue = self._previous_sentence(doc, lay, claim.sentence_start, page_host, by_sentence)
             marker = _marker_number(cue) if label == "cited" else ""
             if marker:
                 references = _reference_entries(lay.text) if references is None else references
@@ -97,6 +100,14 @@ class EvidenceAttribution:
                 if label == "cited":
                     return label, cue
         return "none", ""
+
+    def _previous_sentence(self, doc, lay, sentence_start, page_host, cache) -> tuple[str, str]:
+        """The evidence of the sentence just before, in the same block."""
+        block = lay.block(sentence_start)
+        i = bisect_right(lay._sent_starts, sentence_start - 1)
+        if i == 0 or (block is not None and lay.sentences[i - 1][0] < block.start):
+            return "none", ""
+        return self._sentence_label(doc, lay, *lay.sentences[i - 1], page_host, cache)
 
     def _from_paragraph(self, doc, lay, sentence_start, page_host, cache) -> tuple[str, str]:
         """The evidence of the nearest earlier sentence in the same block (a study, a citation)."""
