@@ -210,3 +210,23 @@ def test_every_bound_word_can_start_a_quantity(claims_of, bound):
     sentence = f"Most patients heal in {bound} 5 weeks."
     texts = [c.text for c in claims_of(sentence) if c.kind == "numeric"]
     assert len(texts) == 1 and texts[0].lower().startswith(bound.split()[0]), texts
+
+
+def test_spelled_out_patterns_match_what_the_matcher_matches():
+    """Plain word patterns run as phrases: the same matches as spaCy's Matcher on the same pattern."""
+    import spacy
+    from spacy.matcher import Matcher, PhraseMatcher
+    from spacy.tokens import Doc
+
+    from auditor.components.promotional import _word_sequences, load_patterns
+
+    nlp = spacy.blank("en")
+    plain = [row for row in load_patterns() if _word_sequences(row["pattern"]) is not None]
+    assert plain and _word_sequences([{"LOWER": "best"}, {"IS_ALPHA": True, "OP": "?"}]) is None
+    text = " . ".join(" ".join(seq) for row in plain for seq in _word_sequences(row["pattern"])[::7])
+    doc = nlp(text + " . Most Effective , shown to help ; effective at treating")
+    matcher, phrases = Matcher(nlp.vocab), PhraseMatcher(nlp.vocab, attr="LOWER")
+    for row in plain:
+        matcher.add(row["id"], [row["pattern"]])
+        phrases.add(row["id"], [Doc(nlp.vocab, words=w) for w in _word_sequences(row["pattern"])])
+    assert sorted(phrases(doc)) == sorted(matcher(doc))

@@ -1,11 +1,15 @@
 """Promotional claims: phrases that sell a provider or treatment, with their category.
 
 Phrase lists (``reference/lexicons/promotional.yaml``) go to a PhraseMatcher, structural patterns
-(``reference/patterns/promotional.jsonl``) to a Matcher. A phrase weakened by a hedge ("may help"),
+(``reference/patterns/promotional.jsonl``) to a Matcher; a pattern of plain words and word lists is matched as
+the phrases it spells out, which costs next to nothing. A phrase weakened by a hedge ("may help"),
 negated ("there is no cure") or offered as advice ("choose the best treatment for you") is not a
 claim. The same phrase repeated on a page is one claim with a count.
 """
 from __future__ import annotations
+
+import itertools
+import math
 
 import numpy
 from spacy.attrs import LOWER
@@ -24,6 +28,7 @@ PATTERN_KEYS = {"id", "label", "pattern"}
 WEAKENED_BY_HEDGE = {"efficacy", "comparative"}
 NEGATABLE = {"absolute_outcome", "efficacy", "superlative", "authority", "comparative", "social_proof"}
 DEPENDS_REACH = 3  # tokens after a superlative searched for "depends" ("the best treatment strategy depends")
+MAX_SPELLED_OUT = 2000  # a plain pattern with more word sequences than this stays in the Matcher
 LOOK_BACK = 6  # tokens before a phrase searched for a hedge or negation ("none has ever been proven to cure")
 
 
@@ -50,11 +55,17 @@ class PromotionalClaims:
         for category, phrases in reference.lexicon("promotional").items():
             self.phrases.add(category, list(nlp.tokenizer.pipe(phrases)))
         self.matcher = Matcher(nlp.vocab)
+        self.spelled_out = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.pattern_label = {}
-        patterns = load_patterns()
-        for row in patterns:
-            self.matcher.add(row["id"], [row["pattern"]])
+        patterns = []
+        for row in load_patterns():
             self.pattern_label[row["id"]] = row["label"]
+            sequences = _word_sequences(row["pattern"])
+            if sequences is not None:
+                self.spelled_out.add(row["id"], [Doc(nlp.vocab, words=words) for words in sequences])
+            else:
+                self.matcher.add(row["id"], [row["pattern"]])
+                patterns.append(row)
         # the Matcher costs time on every token: run it only near tokens that can start a pattern
         first_words = [_first_words(row["pattern"]) for row in patterns]
         self.match_everywhere = any(words is None for words in first_words)
@@ -77,7 +88,8 @@ class PromotionalClaims:
         for match_id, start, end in self.phrases(doc):
             label = vocab[match_id]
             found.append(_span(doc, start, end, label, f"lexicon.{label}"))
-        for match_id, start, end in self._pattern_matches(doc):
+        pattern_matches = sorted([*self.spelled_out(doc), *self._pattern_matches(doc)], key=lambda m: (m[1], m[2]))
+        for match_id, start, end in pattern_matches:
             key = vocab[match_id]
             found.append(_span(doc, start, end, self.pattern_label[key], key))
         if not found:
@@ -169,6 +181,23 @@ def _span(doc: Doc, start: int, end: int, label: str, pattern_id: str) -> Span:
     span = Span(doc, start, end, label=label)
     span.id_ = pattern_id
     return span
+
+
+def _word_sequences(pattern: list[dict]) -> list[list[str]] | None:
+    """The word sequences a pattern of plain lower-case words and word lists matches, or None for any other pattern
+    (operators, other attributes) or one that spells out too many."""
+    options = []
+    for spec in pattern:
+        value = spec.get("LOWER") if set(spec) == {"LOWER"} else None
+        if isinstance(value, str):
+            options.append([value])
+        elif isinstance(value, dict) and list(value) == ["IN"]:
+            options.append([str(w) for w in value["IN"]])
+        else:
+            return None
+    if not options or math.prod(len(o) for o in options) > MAX_SPELLED_OUT:
+        return None
+    return [list(words) for words in itertools.product(*options)]
 
 
 def _first_words(pattern: list[dict]) -> list[str] | None:
