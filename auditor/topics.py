@@ -54,7 +54,9 @@ class Taxonomy:
                 self.synonym_of[" ".join(s.lower().split())] = intervention
         alternation = "|".join(re.escape(s).replace(r"\ ", r"[ -]") for s in
                                sorted(self.synonym_of, key=len, reverse=True))
-        self.intervention_re = re.compile(rf"\b(?:{alternation})\b", re.I)
+        # the lookahead on the first letters lets most positions fail before the long alternation is tried
+        first_letters = re.escape("".join(sorted({s[0] for s in self.synonym_of})))
+        self.intervention_re = re.compile(rf"\b(?=[{first_letters}])(?:{alternation})\b", re.I)
         self.qualifiers = {k: re.compile(v, re.I) for k, v in measures.pop("qualifiers").items()}
         self.absolute = [(re.compile(row["phrases"], re.I), tuple(row["measures"]))
                          for row in measures.pop("absolute_contradicts")]
