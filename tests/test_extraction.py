@@ -136,6 +136,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Dr. Patel's patients lose 70% of their excess weight.", "self_reported"),
     ("Research has consistently demonstrated a 30% drop in injuries.", "vague"),
     ("Published success rates of the injection are around 60%.", "vague"),
+    ("Clinical trials have established that 60% of patients respond.", "vague"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]

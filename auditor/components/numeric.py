@@ -182,6 +182,8 @@ class NumericClaims:
             return True
         if category_of(q.unit) == "dose" and any(w in sentence for w in self.not_claims.label_words):
             return True
+        if q.form == "article" and q.unit in grammar().countable:
+            return True  # "over a session that lasts 30 minutes": a count of one, bounded or not, asserts nothing
         if (q.unit in ("people", "patients", "sessions") and q.low == 1 and q.high == 1 and not q.bound
                 and not self.not_claims.count_of_one_kept.search(text, max(0, q.start - WINDOW), q.start)):
             return True  # "one patient", "a session": a count of one asserts nothing ("only one session" does)

@@ -98,7 +98,7 @@ class Grammar:
         digits = (r"(?:(?<![\w%])[-\u2212+])?(?:(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
                   rf"[{fraction_chars}]?|[{fraction_chars}])")
         word_num = rf"\b(?:{num_w})(?:(?:-|{SP})(?:{num_w}))?\b"
-        value = (rf"(?:{digits}|{word_num})(?:{SP}and{SP}a{SP}(?:half|quarter)\b)?"
+        value = (rf"(?:{digits}|{word_num})(?:{SP}and{SP}(?:a{SP})?(?:half|quarter)\b)?"
                  rf"(?:{SP}(?:{scale})\b)?")
         self._value_re = re.compile(value, re.I)
         # "4 to 6", "4-6", and the suspended hyphen of "a 2- to 3-day stay"
@@ -168,7 +168,7 @@ class Grammar:
         """"2.5 million" -> (2.5, 1e6); the scale is 1 when none is written."""
         t = " ".join(text.lower().replace("\u2212", "-").split())
         extra = 0.0
-        for tail, add in ((" and a half", 0.5), (" and a quarter", 0.25)):
+        for tail, add in ((" and a half", 0.5), (" and a quarter", 0.25), (" and half", 0.5), (" and quarter", 0.25)):
             if t.endswith(tail):
                 t, extra = t[: -len(tail)], add
         scale = 1
