@@ -137,6 +137,8 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Research has consistently demonstrated a 30% drop in injuries.", "vague"),
     ("Published success rates of the injection are around 60%.", "vague"),
     ("Clinical trials have established that 60% of patients respond.", "vague"),
+    ("Relief lasts in 70% of patients (based on clinical studies).", "vague"),
+    ("The American Heart Association states that 48% of adults have high blood pressure.", "cited"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]

@@ -79,6 +79,7 @@ class PromotionalClaims:
         self.choosing_verbs = {w.lower() for w in context["choosing_advice"]["verbs"]}
         self.advice_after = {tuple(p.lower().split()) for p in context["choosing_advice"]["after"]}
         self.advice_depends = {w.lower() for w in context["choosing_advice"]["depends"]}
+        self.advice_possessive = {w.lower() for w in context["choosing_advice"]["possessive_before"]}
         self.terminators = set(context["terminators"])
         self.disclaimers = tuple(d.lower() for d in context["disclaimers"])
 
@@ -149,8 +150,9 @@ class PromotionalClaims:
         superlative that is then "for you" ("choose the best treatment for your condition"), or a superlative
         that depends on something ("the best treatment strategy depends on the problem")."""
         doc = span.doc
-        if category == "superlative" and any(t.lower_ in self.advice_depends
-                                             for t in doc[span.end:span.end + DEPENDS_REACH]):
+        if category == "superlative" and (
+                any(t.lower_ in self.advice_depends for t in doc[span.end:span.end + DEPENDS_REACH])
+                or (span.start > 0 and doc[span.start - 1].lower_ in self.advice_possessive)):
             return True
         # a phrase that carries its own negation ("no downtime") is not denied by the one before it
         # ("no needles, no surgery, no downtime")
