@@ -139,6 +139,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Clinical trials have established that 60% of patients respond.", "vague"),
     ("Relief lasts in 70% of patients (based on clinical studies).", "vague"),
     ("The American Heart Association states that 48% of adults have high blood pressure.", "cited"),
+    ("The National Sleep Foundation (NSF) estimates that 30% of adults have insomnia.", "cited"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
