@@ -59,6 +59,11 @@ class NotClaims:
         self.hypothetical_openers = tuple(w.lower().replace("\u2019", "'") for w in data["hypothetical_openers"])
 
 
+def _frame_text(duration: Quantity) -> str:
+    """A duration as a rate's time frame: its far end ("within 10 years" -> "10 year")."""
+    return f"{duration.high if duration.high is not None else duration.low:g} {duration.unit}"
+
+
 def category_of(unit: str) -> str:
     return "duration" if unit in grammar().unit_days else UNIT_CATEGORY.get(unit, "quantity")
 
@@ -230,7 +235,7 @@ class NumericClaims:
                          or (TIME_POINT_BEFORE.search(text, max(0, q.start - 12), q.start)
                              and COPULA.fullmatch(text, q.end, nxt[0].start)))  # "the rate after 10 years is 94%"
                     and not FREQUENCY_AFTER.match(text, q.end)):
-                out.append((nxt[0], nxt[1], f"{q.high if q.high is not None else q.low:g} {q.unit}"))
+                out.append((nxt[0], nxt[1], _frame_text(q)))
                 skip.add(i + 1)
                 continue
             out.append((q, sent, frame))
@@ -259,8 +264,7 @@ class NumericClaims:
                     and not FREQUENCY_AFTER.match(text, q.end)  # "for at least 10 hours per day": a usage
                     and prev[1] == sent and q.start - prev[0].end <= TIME_FRAME_REACH
                     and (q.bound in frame_bounds or TIME_FRAME_LINKS.search(text[prev[0].end:q.start]))):
-                frame = f"{q.high if q.high is not None else q.low:g} {q.unit}"
-                out[at] = (prev[0], prev[1], frame)
+                out[at] = (prev[0], prev[1], _frame_text(q))
                 continue
             out.append((q, sent, ""))
         return out
