@@ -103,22 +103,23 @@ class EvidenceAttribution:
 
     def _previous_sentence(self, doc, lay, sentence_start, page_host, cache) -> tuple[str, str]:
         """The evidence of the sentence just before, in the same block."""
-        block = lay.block(sentence_start)
-        i = bisect_right(lay._sent_starts, sentence_start - 1)
-        if i == 0 or (block is not None and lay.sentences[i - 1][0] < block.start):
-            return "none", ""
-        return self._sentence_label(doc, lay, *lay.sentences[i - 1], page_host, cache)
+        earlier = _earlier_in_block(lay, sentence_start, 1)
+        return self._sentence_label(doc, lay, *earlier[0], page_host, cache) if earlier else ("none", "")
 
     def _from_paragraph(self, doc, lay, sentence_start, page_host, cache) -> tuple[str, str]:
         """The evidence of the nearest earlier sentence in the same block (a study, a citation)."""
-        block = lay.block(sentence_start)
-        i = bisect_right(lay._sent_starts, sentence_start - 1)  # the sentences before this one
-        earlier = [s for s in lay.sentences[max(0, i - LOOK_BACK_SENTENCES):i] if block is None or s[0] >= block.start]
-        for s, e in reversed(earlier):
+        for s, e in _earlier_in_block(lay, sentence_start, LOOK_BACK_SENTENCES):
             label, cue = self._sentence_label(doc, lay, s, e, page_host, cache)
             if label in ("cited", "study"):
                 return label, cue
         return "none", ""
+
+
+def _earlier_in_block(lay, sentence_start: int, n: int) -> list[tuple[int, int]]:
+    """Up to n sentences before the one starting at sentence_start, nearest first, within its block."""
+    block = lay.block(sentence_start)
+    i = bisect_right(lay._sent_starts, sentence_start - 1)  # the sentences before this one
+    return [s for s in reversed(lay.sentences[max(0, i - n):i]) if block is None or s[0] >= block.start]
 
 
 def _external_link(doc: Doc, start: int, end: int, page_host: str) -> str:
