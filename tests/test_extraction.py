@@ -51,6 +51,12 @@ def test_repeated_phrase_is_one_claim_with_a_count(claims_of):
     assert len(promo) == 1 and promo[0].count == 3 and len(promo[0].occurrences) == 3
 
 
+def test_a_disclaimer_adds_no_occurrence_to_a_claim(claims_of):
+    text = "Our balm is a cure for sore joints. This product is not intended to diagnose, treat, cure or prevent any disease."
+    promo = [c for c in claims_of(text) if c.kind == "promotional"]
+    assert [(c.text, c.count, len(c.occurrences)) for c in promo] == [("cure", 1, 1)]
+
+
 def test_keyword_phrase_repeated_as_furniture_is_not_a_claim(claims_of):
     text = ("Neck Pain 2 Years After Cervical Fusion\n"
             "Many readers ask about neck pain 2 years after cervical fusion.\n"

@@ -107,14 +107,14 @@ class PromotionalClaims:
             scope = lay.scope(span.start_char)
             if scope == "comment" and not self.include_comments:
                 continue
+            s, e = lay.sentence(span.start_char)
+            if any(d in lay.text[s:e].lower() for d in self.disclaimers):
+                continue  # a disclaimer holds no claim, nor another occurrence of one
             key = " ".join(span.text.lower().split())
             if key in first_of:  # the same phrase again: one claim, counted
                 claim = first_of[key]._.claim
                 claim.count += 1
                 claim.occurrences.append([span.start_char, span.end_char])
-                continue
-            s, e = lay.sentence(span.start_char)
-            if any(d in lay.text[s:e].lower() for d in self.disclaimers):
                 continue
             span._.claim = Claim(
                 kind="promotional", category=category, text=span.text, start=span.start_char,
