@@ -51,6 +51,7 @@ class NotClaims:
         self.after = re.compile("|".join(f"(?:{rx})" for rx in data["after"].values()), re.I)
         self.after_duration = re.compile("|".join(f"(?:{rx})" for rx in data["after_duration"].values()), re.I)
         self.before = re.compile("|".join(f"(?:{rx})" for rx in data["before"].values()), re.I)
+        self.before_ratio = re.compile("|".join(f"(?:{rx})" for rx in data["before_ratio"].values()), re.I)
         self.sentence_words = tuple(w.lower() for w in data["sentence_words"])
         self.label_words = tuple(w.lower() for w in data["label_words"])
         self.time_frame_nouns = frozenset(w.lower() for w in data["time_frame_nouns"])
@@ -181,6 +182,8 @@ class NumericClaims:
         if q.unit in grammar().unit_days and self.not_claims.after_duration.search(text[q.end:q.end + WINDOW]):
             return True
         if self.not_claims.before.search(text[max(0, q.start - WINDOW):q.start]):
+            return True
+        if q.form == "ratio" and self.not_claims.before_ratio.search(text[max(0, q.start - WINDOW):q.start]):
             return True
         sentence = text[sent[0]:sent[1]].lower()
         if any(w in sentence for w in self.not_claims.sentence_words):

@@ -144,6 +144,9 @@ class Grammar:
             rf"(?<![\w.,/\-\u2212])(?:(?P<bound>{bounds}){after_bound})?(?:{body})"
             rf"(?:(?P<plus>\+)|{SP}(?P<after_value>{after})(?=(?:{SP}|-){adjective}(?:{units})(?![\w%])))?"
             rf"(?:{unit})?"
+            # "a day or two": one unit or a few
+            rf"(?P<alternative>{SP}or{SP}(?P<alternative_value>{_alternation(lexicon['alternatives_after_unit'])})\b"
+            rf"(?!{OPT_SP}-?{OPT_SP}(?:{units})(?![\w%])))?"
             # a range whose ends are in different time units: "six months to a year", "2 weeks to 3 months"
             rf"(?:{SP}(?:to|through){SP}(?P<second_value>an?|{value}){OPT_SP}-?{OPT_SP}"
             rf"(?P<second_unit>{_alternation(f for f, u in self.unit_of.items() if u in self.unit_days)})(?![\w%]))?"
@@ -232,8 +235,8 @@ class Grammar:
         if form == "sample":
             unit = unit or "patients"
         if form == "article":
-            # "up to a year", "approximately an inch": an article counts as one only after a bound
-            if not bound or unit is None:
+            # "up to a year", "a week or so", "a day or two": an article counts as one only with a bound or alternative
+            if not (bound or after or m.group("alternative")) or unit is None:
                 return None
             values = [1]
         elif form == "ratio":
@@ -274,6 +277,10 @@ class Grammar:
             if form != "range" or not values:
                 return None
             form = "single"  # "eighty-two" read as a range of "eighty" to "two" is one number
+        if m.group("alternative"):
+            if unit is None or values != [1] or form not in ("article", "single"):
+                return self._quantity(m, bound, "", values, unit, form, end=m.start("alternative")) if unit else None
+            values, form = [1, self.value_of(m.group("alternative_value"))], "range"
         if m.group("second_unit"):
             second = self._second_end(m, values, unit)
             if second is None:  # not a range in other units: the quantity ends at its own unit
@@ -317,6 +324,8 @@ class Grammar:
         elif after_kind == "upper":
             low, high = None, max(values)
             bound = bound or after
+        elif after_kind == "approx":
+            approx, bound = True, bound or after
         low = None if low is None else _number(low)
         high = None if high is None else _number(high)
         return Quantity(start, end, low, high, unit, bound, approx, form)
