@@ -50,6 +50,7 @@ class NotClaims:
         self.spans = re.compile("|".join(f"(?:{rx})" for rx in data["spans"].values()), re.I)
         self.after = re.compile("|".join(f"(?:{rx})" for rx in data["after"].values()), re.I)
         self.after_duration = re.compile("|".join(f"(?:{rx})" for rx in data["after_duration"].values()), re.I)
+        self.after_amount = re.compile("|".join(f"(?:{rx})" for rx in data["after_amount"].values()), re.I)
         self.before = re.compile("|".join(f"(?:{rx})" for rx in data["before"].values()), re.I)
         self.before_ratio = re.compile("|".join(f"(?:{rx})" for rx in data["before_ratio"].values()), re.I)
         self.sentence_words = tuple(w.lower() for w in data["sentence_words"])
@@ -82,7 +83,8 @@ class NumericClaims:
         self.number_hashes = _hashes(w for phrase in g.number_like_words for w in phrase.split())
         self.article_hashes = _hashes(["a", "an"])
         self.digit_runs = re.compile(g.digit_class + "+")
-        self.bound_hashes = _hashes(b.split()[-1] for b in g.bound_kind)
+        # the word before an article that counts as one: a bound ("up to a year") or a verb ("lasts a year")
+        self.bound_or_verb_hashes = _hashes([*(b.split()[-1] for b in g.bound_kind), *g.article_verbs])
         self.ordinal_hashes = _hashes(g.ordinals)
         self.the_hash = _hashes(["the"])
         self.time_only_hashes = _hashes(g.time_only)
@@ -157,7 +159,7 @@ class NumericClaims:
         digit_at = [m.start() for m in self.digit_runs.finditer(page_text(doc))]
         if digit_at:
             hit[numpy.searchsorted(idx, digit_at, side="right") - 1] = True
-        hit[1:] |= numpy.isin(lower[1:], self.article_hashes) & numpy.isin(lower[:-1], self.bound_hashes)
+        hit[1:] |= numpy.isin(lower[1:], self.article_hashes) & numpy.isin(lower[:-1], self.bound_or_verb_hashes)
         # "by the sixth week": an ordinal after "by the" / "within the" ("second" alone is a common word)
         hit[2:] |= (numpy.isin(lower[2:], self.ordinal_hashes) & numpy.isin(lower[1:-1], self.the_hash)
                     & numpy.isin(lower[:-2], self.time_only_hashes))
@@ -179,7 +181,10 @@ class NumericClaims:
                 return True
         if self.not_claims.after.search(text[q.end:q.end + WINDOW]):
             return True
-        if q.unit in grammar().unit_days and self.not_claims.after_duration.search(text[q.end:q.end + WINDOW]):
+        if q.unit in grammar().unit_days:
+            if self.not_claims.after_duration.search(text[q.end:q.end + WINDOW]):
+                return True
+        elif self.not_claims.after_amount.search(text[q.end:q.end + WINDOW]):
             return True
         if self.not_claims.before.search(text[max(0, q.start - WINDOW):q.start]):
             return True

@@ -87,6 +87,8 @@ class Grammar:
                             | {"between", "from", "the", "n", "a", "an", "one"}
                             | {w for phrase in self.number_like_words for w in phrase.split()})
         self.unit_days = lexicon["unit_days"]
+        self.article_verbs = {w.lower() for w in lexicon["article_after_verbs"]}
+        self.article_verbs_not_units = set(lexicon["article_after_verbs_not_units"])
 
         num_w = _alternation(self.numbers)
         scale = _alternation(self.scales)
@@ -110,12 +112,16 @@ class Grammar:
         adjective = rf"(?:(?:{_alternation(lexicon['unit_adjectives'])}){SP})?"  # "one full year"
         forms = {
             "ratio": rf"{value}{SP}(?:out{SP}of|in|of{SP}every|(?P<bare_of>of)){SP}{value}\b",
-            "fraction": rf"(?:(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b|[{fraction_chars}])(?={SP}of\b)",
+            # "two-thirds of patients", "half the patients"
+            "fraction": rf"(?:(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b|[{fraction_chars}])(?={SP}(?:of|the)\b)",
             "multiplier": (rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)"
                            rf"|\b(?:{multiplier_before_the})\b(?={SP}the\b)"
                            rf"|\b(?:{multiplier_verb})\b(?!{SP}(?:{not_after_verb})\b)"),
             # "a half-inch incision": only a unit may follow (checked in parse)
-            "fraction_unit": rf"(?:(?:a|one)(?:-|{SP}))?(?:{_alternation(lexicon['fractions_before_unit'])})\b",
+            "fraction_unit": (rf"(?:(?:a|one)(?:-|{SP}))?(?:{_alternation(lexicon['fractions_before_unit'])})\b(?:{SP}an?\b)?"
+                              rf"(?=(?:{OPT_SP}-{OPT_SP}|{OPT_SP}){adjective}(?:{units})(?![\w%]))"),
+            # "more than half stay in remission": a fraction word alone, after a bound only (checked in parse)
+            "fraction_alone": rf"(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b(?!-)",
             "sample": rf"\bn{OPT_SP}={OPT_SP}{digits}",  # a study's size: "(n=1,423)"
             "ordinal": rf"the{SP}(?:{_alternation(self.ordinals)}|\d{{1,2}}(?:st|nd|rd|th))\b",  # "by the sixth week"
             "between": rf"between{SP}{value}{pct}{SP}and{SP}{value}",
@@ -144,6 +150,8 @@ class Grammar:
             rf"(?<![\w.,/\-\u2212])(?:(?P<bound>{bounds}){after_bound})?(?:{body})"
             rf"(?:(?P<plus>\+)|{SP}(?P<after_value>{after})(?=(?:{SP}|-){adjective}(?:{units})(?![\w%])))?"
             rf"(?:{unit})?"
+            # "a year and a half": a fraction of the unit after it
+            rf"(?:{SP}and{SP}an?{SP}(?P<unit_fraction>{_alternation(lexicon['fractions_before_unit'])})\b)?"
             # "a day or two": one unit or a few
             rf"(?P<alternative>{SP}or{SP}(?P<alternative_value>{_alternation(lexicon['alternatives_after_unit'])})\b"
             rf"(?!{OPT_SP}-?{OPT_SP}(?:{units})(?![\w%])))?"
@@ -155,8 +163,10 @@ class Grammar:
         )
         # where a quantity can be: a digit, a number or fraction word, or a bound before "a"/"an";
         # the full grammar only runs in windows around these
+        after_verb = "|".join(rf"(?<=\b{re.escape(v)} )" for v in sorted(self.article_verbs))
         self.candidates = re.compile(rf"{self.digit_class}|\b(?:{num_w}|{frac}|{multiplier}|{multiplier_before_the}"
-                                     rf"|{multiplier_verb}|(?:{bounds}){SP}an?)\b"
+                                     rf"|{multiplier_verb}|(?:{bounds}){SP}an?"
+                                     rf"|(?:{after_verb})an?)\b"
                                      # an ordinal only after "by the" / "within the" ("second" is a common word)
                                      rf"|\b(?:{_alternation(self.time_only)}){SP}the{SP}(?:{_alternation(self.ordinals)})\b",
                                      re.I)
@@ -221,7 +231,8 @@ class Grammar:
     # -- the parser ------------------------------------------------------------------------
     def parse(self, m: re.Match) -> Quantity | None:
         """A Quantity from one grammar match, or None when the match is not a quantity claim."""
-        form = next(name for name in ("ratio", "fraction", "multiplier", "fraction_unit", "sample", "ordinal", "between",
+        form = next(name for name in ("ratio", "fraction", "multiplier", "fraction_unit", "fraction_alone", "sample",
+                                      "ordinal", "between",
                                       "from", "list", "pair", "range", "single", "article") if m.group(name) is not None)
         bound = " ".join((m.group("bound") or "").lower().split())
         # "12+ months", "6 or more treatments", "10 years or more"
@@ -235,8 +246,9 @@ class Grammar:
         if form == "sample":
             unit = unit or "patients"
         if form == "article":
-            # "up to a year", "a week or so", "a day or two": an article counts as one only with a bound or alternative
-            if not (bound or after or m.group("alternative")) or unit is None:
+            # "up to a year", "a week or so", "a day or two", "lasts a year": an article counts as one only with a
+            # bound, an alternative, or after a verb of duration
+            if unit is None or not (bound or after or m.group("alternative") or self._after_duration_verb(m, unit)):
                 return None
             values = [1]
         elif form == "ratio":
@@ -261,10 +273,15 @@ class Grammar:
                 return None  # "the first week" alone is a moment, "within the first weeks" no number
             word = m.group(form).split()[-1].lower()
             values, form = [self.ordinals.get(word) or int(word[:-2])], "single"
+        elif form == "fraction_alone":
+            v = self.fraction_value(m.group(form))
+            if v is None or not bound or unit is not None:
+                return None
+            return self._quantity(m, bound, after, [v], "fraction", "fraction")
         elif form == "fraction_unit":
             if unit is None or unit == "percent":
                 return None
-            values = [self.fraction_value(m.group(form))]
+            values = [self.fraction_value(re.sub(r"\s+an?$", "", m.group(form), flags=re.I))]  # "half an hour"
         else:
             values = self.values_in(m.group(form), shared_scale=form in ("between", "from", "list", "pair", "range"))
             if not values:
@@ -277,6 +294,8 @@ class Grammar:
             if form != "range" or not values:
                 return None
             form = "single"  # "eighty-two" read as a range of "eighty" to "two" is one number
+        if m.group("unit_fraction") and unit is not None and len(values) == 1:
+            values = [values[0] + 1 / self.fractions[m.group("unit_fraction").lower()]]
         if m.group("alternative"):
             if unit is None or values != [1] or form not in ("article", "single"):
                 return self._quantity(m, bound, "", values, unit, form, end=m.start("alternative")) if unit else None
@@ -289,6 +308,12 @@ class Grammar:
                                       end=m.start() + len(SECOND_END_LINK.sub("", head)))
             values, form = [values[0], second], "range"
         return self._quantity(m, bound, after, values, unit, form)
+
+    def _after_duration_verb(self, m: re.Match, unit: str) -> bool:
+        if unit not in self.unit_days or unit in self.article_verbs_not_units:
+            return False
+        words = m.string[max(0, m.start() - 12):m.start()].split()
+        return bool(words) and words[-1].lower() in self.article_verbs
 
     def _second_end(self, m: re.Match, values: list[float], unit: str) -> float | None:
         """The far end of "six months to a year" in the first end's unit (12 months), or None."""
