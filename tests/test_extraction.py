@@ -146,6 +146,10 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Relief lasts in 70% of patients (based on clinical studies).", "vague"),
     ("The American Heart Association states that 48% of adults have high blood pressure.", "cited"),
     ("The National Sleep Foundation (NSF) estimates that 30% of adults have insomnia.", "cited"),
+    ("Studies generally show relief in 60% to 80% of patients.", "vague"),
+    ("There is research that shows that 40% of women have thinning hair.", "vague"),
+    ("Our current clinical pregnancy rate is 64% per transfer.", "self_reported"),
+    ("Relief lasts a year in 70% of patients (The average in 2019 was 62%).", "none"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
