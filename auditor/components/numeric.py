@@ -80,7 +80,9 @@ class NumericClaims:
         self.include_comments = include_comments
         self.not_claims = NotClaims(reference.lexicon("not_claims"))
         g = grammar()
-        self.number_hashes = _hashes(w for phrase in g.number_like_words for w in phrase.split())
+        words = [w for phrase in g.number_like_words for w in phrase.split()]
+        # "one-" is one token in the suspended hyphen of "a one- to two-day stay"
+        self.number_hashes = _hashes([*words, *(w + "-" for w in words)])
         self.article_hashes = _hashes(["a", "an"])
         self.digit_runs = re.compile(g.digit_class + "+")
         # the word before an article that counts as one: a bound ("up to a year") or a verb ("lasts a year")
