@@ -69,9 +69,13 @@ class PromotionalClaims:
         # the Matcher costs time on every token: run it only near tokens that can start a pattern
         first_words = [_first_words(row["pattern"]) for row in patterns]
         self.match_everywhere = any(words is None for words in first_words)
-        self.trigger_hashes = numpy.array(sorted({nlp.vocab.strings.add(w) for words in first_words if words
-                                                  for w in words}), dtype="uint64")
-        self.max_pattern_length = max((len(row["pattern"]) for row in patterns), default=1)
+        # how far a window reaches from each word a pattern can start with: its longest pattern
+        self.reach = {}
+        for row, words in zip(patterns, first_words):
+            for w in words or []:
+                h = nlp.vocab.strings.add(w)
+                self.reach[h] = max(self.reach.get(h, 0), len(row["pattern"]))
+        self.trigger_hashes = numpy.array(sorted(self.reach), dtype="uint64")
         context = reference.lexicon("context")
         self.weakening = {w.lower() for w in context["weakening_hedges"]}
         self.negation = {w.lower() for w in context["negation"] if " " not in w}
@@ -82,6 +86,7 @@ class PromotionalClaims:
         self.advice_possessive = {w.lower() for w in context["choosing_advice"]["possessive_before"]}
         self.terminators = set(context["terminators"])
         self.disclaimers = tuple(d.lower() for d in context["disclaimers"])
+        self.question_openers = {w.lower() for w in context["question_openers"]}
 
     def __call__(self, doc: Doc) -> Doc:
         vocab = doc.vocab.strings
@@ -110,6 +115,8 @@ class PromotionalClaims:
             s, e = lay.sentence(span.start_char)
             if any(d in lay.text[s:e].lower() for d in self.disclaimers):
                 continue  # a disclaimer holds no claim, nor another occurrence of one
+            if self._is_question(lay.text[s:e]):
+                continue
             key = " ".join(span.text.lower().split())
             if key in first_of:  # the same phrase again: one claim, counted
                 claim = first_of[key]._.claim
@@ -127,6 +134,10 @@ class PromotionalClaims:
         doc.spans[CLAIM_SPANS] = spans
         return doc
 
+    def _is_question(self, sentence: str) -> bool:
+        words = sentence.split(maxsplit=1)
+        return sentence.rstrip().endswith("?") and bool(words) and words[0].lower() in self.question_openers
+
     def _pattern_matches(self, doc: Doc):
         """Matcher hits, looked for only in windows that start at a possible first word."""
         if self.match_everywhere:
@@ -136,20 +147,24 @@ class PromotionalClaims:
         starts = numpy.flatnonzero(numpy.isin(lower, self.trigger_hashes))
         window_start = window_end = -1
         for i in starts.tolist() + [None]:
+            end = None if i is None else min(i + self.reach[int(lower[i])], len(doc))
             if i is not None and i <= window_end:
-                window_end = min(i + self.max_pattern_length, len(doc))
+                window_end = max(window_end, end)
                 continue
             if window_end > window_start >= 0:
                 for match_id, s, e in self.matcher(doc[window_start:window_end]):
                     yield match_id, s + window_start, e + window_start
             if i is not None:
-                window_start, window_end = i, min(i + self.max_pattern_length, len(doc))
+                window_start, window_end = i, end
 
     def _weakened(self, span: Span, category: str, sent_start: int) -> bool:
         """A hedge ("may help"), a negation ("no cure", "not guaranteed") or a verb of choosing before a
         superlative that is then "for you" ("choose the best treatment for your condition"), or a superlative
         that depends on something ("the best treatment strategy depends on the problem")."""
         doc = span.doc
+        if (category == "comparative" and span.start > 1 and doc[span.start - 1].lower_ == "or"
+                and doc[span.start - 2].like_num):
+            return True  # "6 or fewer sessions": a bound on a number, not a comparison
         if category == "superlative" and (
                 any(t.lower_ in self.advice_depends for t in doc[span.end:span.end + DEPENDS_REACH])
                 or (span.start > 0 and doc[span.start - 1].lower_ in self.advice_possessive)):
