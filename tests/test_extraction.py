@@ -149,6 +149,9 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Studies generally show relief in 60% to 80% of patients.", "vague"),
     ("There is research that shows that 40% of women have thinning hair.", "vague"),
     ("Our current clinical pregnancy rate is 64% per transfer.", "self_reported"),
+    ("In various studies, more than 90% of eyes reached 20/25.", "vague"),
+    ("Statistics tell us that 1 in 3 adults snores.", "vague"),
+    ("In my practice, 80% of patients finish in under a year.", "self_reported"),
     ("Relief lasts a year in 70% of patients (The average in 2019 was 62%).", "none"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
