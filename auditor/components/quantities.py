@@ -232,8 +232,8 @@ class Grammar:
     def parse(self, m: re.Match) -> Quantity | None:
         """A Quantity from one grammar match, or None when the match is not a quantity claim."""
         form = next(name for name in ("ratio", "fraction", "multiplier", "fraction_unit", "fraction_alone", "sample",
-                                      "ordinal", "between",
-                                      "from", "list", "pair", "range", "single", "article") if m.group(name) is not None)
+                                      "ordinal", "between", "from", "list", "pair", "range", "single", "article")
+                    if m.group(name) is not None)
         bound = " ".join((m.group("bound") or "").lower().split())
         # "12+ months", "6 or more treatments", "10 years or more"
         after = m.group("plus") or " ".join((m.group("after_value") or m.group("after") or "").lower().split())
@@ -260,10 +260,10 @@ class Grammar:
             if m.group("bare_of") and unit is None:
                 return None  # "7 of 10 patients" is a ratio, "one of three options" is not
             return self._quantity(m, bound, after, [values[0] / values[1]], "fraction", "ratio")
-        elif form == "fraction":
-            v = self.fraction_value(m.group("fraction"))
-            if v is None:
-                return None
+        elif form in ("fraction", "fraction_alone"):
+            v = self.fraction_value(m.group(form))
+            if v is None or (form == "fraction_alone" and (not bound or unit is not None)):
+                return None  # a fraction word alone is one only after a bound, with no unit after it
             return self._quantity(m, bound, after, [v], "fraction", "fraction")
         elif form == "multiplier":
             value = self.multiplier_value[m.group(form).lower()]
@@ -273,11 +273,6 @@ class Grammar:
                 return None  # "the first week" alone is a moment, "within the first weeks" no number
             word = m.group(form).split()[-1].lower()
             values, form = [self.ordinals.get(word) or int(word[:-2])], "single"
-        elif form == "fraction_alone":
-            v = self.fraction_value(m.group(form))
-            if v is None or not bound or unit is not None:
-                return None
-            return self._quantity(m, bound, after, [v], "fraction", "fraction")
         elif form == "fraction_unit":
             if unit is None or unit == "percent":
                 return None
@@ -294,11 +289,11 @@ class Grammar:
             if form != "range" or not values:
                 return None
             form = "single"  # "eighty-two" read as a range of "eighty" to "two" is one number
-        if m.group("unit_fraction") and unit is not None and len(values) == 1:
+        if m.group("unit_fraction") and len(values) == 1:
             values = [values[0] + 1 / self.fractions[m.group("unit_fraction").lower()]]
         if m.group("alternative"):
-            if unit is None or values != [1] or form not in ("article", "single"):
-                return self._quantity(m, bound, "", values, unit, form, end=m.start("alternative")) if unit else None
+            if values != [1] or form not in ("article", "single"):  # only "a day or two": the quantity ends before "or"
+                return self._quantity(m, bound, "", values, unit, form, end=m.start("alternative"))
             values, form = [1, self.value_of(m.group("alternative_value"))], "range"
         if m.group("second_unit"):
             second = self._second_end(m, values, unit)
