@@ -43,16 +43,21 @@ FREQUENCY_AFTER = re.compile(r"[ \t]{0,3}(?:per|a|an|each|every)[ \t]{1,3}(?:day
 TIME_FRAME_REACH = 60  # a duration this close after a rate, in its sentence, is the rate's time frame
 
 
+def _any_of(rules: dict[str, str]) -> re.Pattern:
+    """One case-insensitive regex matching any of a section's named rules."""
+    return re.compile("|".join(f"(?:{rx})" for rx in rules.values()), re.I)
+
+
 class NotClaims:
     """The furniture rules of not_claims.yaml, compiled."""
 
     def __init__(self, data: dict):
-        self.spans = re.compile("|".join(f"(?:{rx})" for rx in data["spans"].values()), re.I)
-        self.after = re.compile("|".join(f"(?:{rx})" for rx in data["after"].values()), re.I)
-        self.after_duration = re.compile("|".join(f"(?:{rx})" for rx in data["after_duration"].values()), re.I)
-        self.after_amount = re.compile("|".join(f"(?:{rx})" for rx in data["after_amount"].values()), re.I)
-        self.before = re.compile("|".join(f"(?:{rx})" for rx in data["before"].values()), re.I)
-        self.before_ratio = re.compile("|".join(f"(?:{rx})" for rx in data["before_ratio"].values()), re.I)
+        self.spans = _any_of(data["spans"])
+        self.after = _any_of(data["after"])
+        self.after_duration = _any_of(data["after_duration"])
+        self.after_amount = _any_of(data["after_amount"])
+        self.before = _any_of(data["before"])
+        self.before_ratio = _any_of(data["before_ratio"])
         self.sentence_words = tuple(w.lower() for w in data["sentence_words"])
         self.label_words = tuple(w.lower() for w in data["label_words"])
         self.time_frame_nouns = frozenset(w.lower() for w in data["time_frame_nouns"])
@@ -181,16 +186,12 @@ class NumericClaims:
                 break
             if q.start < m.end():
                 return True
-        if self.not_claims.after.search(text[q.end:q.end + WINDOW]):
+        after = text[q.end:q.end + WINDOW]
+        after_unit = self.not_claims.after_duration if q.unit in grammar().unit_days else self.not_claims.after_amount
+        if self.not_claims.after.search(after) or after_unit.search(after):
             return True
-        if q.unit in grammar().unit_days:
-            if self.not_claims.after_duration.search(text[q.end:q.end + WINDOW]):
-                return True
-        elif self.not_claims.after_amount.search(text[q.end:q.end + WINDOW]):
-            return True
-        if self.not_claims.before.search(text[max(0, q.start - WINDOW):q.start]):
-            return True
-        if q.form == "ratio" and self.not_claims.before_ratio.search(text[max(0, q.start - WINDOW):q.start]):
+        before = text[max(0, q.start - WINDOW):q.start]
+        if self.not_claims.before.search(before) or (q.form == "ratio" and self.not_claims.before_ratio.search(before)):
             return True
         sentence = text[sent[0]:sent[1]].lower()
         if any(w in sentence for w in self.not_claims.sentence_words):
@@ -203,7 +204,7 @@ class NumericClaims:
                 and not self.not_claims.count_of_one_kept.search(text, max(0, q.start - WINDOW), q.start)):
             return True  # "one patient", "a session": a count of one asserts nothing ("only one session" does)
         if ADJECTIVE_DURATION.match(text, q.start, q.end) and q.unit in grammar().unit_days:
-            following = text[q.end:q.end + WINDOW].split()[:1]
+            following = after.split()[:1]
             if following and following[0].lower().strip(".,;:") in self.not_claims.time_frame_nouns:
                 return True  # "the ten-year success rate": a time frame, read by topics.py as a qualifier
         return False
