@@ -113,10 +113,9 @@ class PromotionalClaims:
             if scope == "comment" and not self.include_comments:
                 continue
             s, e = lay.sentence(span.start_char)
-            if any(d in lay.text[s:e].lower() for d in self.disclaimers):
-                continue  # a disclaimer holds no claim, nor another occurrence of one
-            if self._is_question(lay.text[s:e]):
-                continue
+            sentence = lay.text[s:e]
+            if self._asserts_nothing(sentence):
+                continue  # nor is it another occurrence of a phrase claimed elsewhere
             key = " ".join(span.text.lower().split())
             if key in first_of:  # the same phrase again: one claim, counted
                 claim = first_of[key]._.claim
@@ -125,7 +124,7 @@ class PromotionalClaims:
                 continue
             span._.claim = Claim(
                 kind="promotional", category=category, text=span.text, start=span.start_char,
-                end=span.end_char, sentence=lay.text[s:e], sentence_start=s, sentence_end=e,
+                end=span.end_char, sentence=sentence, sentence_start=s, sentence_end=e,
                 pattern=span.id_ or "", heading=lay.heading(span.start_char),
                 block_kind=block.kind if block else "", scope=scope,
                 occurrences=[[span.start_char, span.end_char]])
@@ -134,7 +133,10 @@ class PromotionalClaims:
         doc.spans[CLAIM_SPANS] = spans
         return doc
 
-    def _is_question(self, sentence: str) -> bool:
+    def _asserts_nothing(self, sentence: str) -> bool:
+        """A disclaimer ("not intended to diagnose, treat, cure...") or a question ("Do implants last forever?")."""
+        if any(d in sentence.lower() for d in self.disclaimers):
+            return True
         words = sentence.split(maxsplit=1)
         return sentence.rstrip().endswith("?") and bool(words) and words[0].lower() in self.question_openers
 
