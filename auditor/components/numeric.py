@@ -41,6 +41,7 @@ COPULA = re.compile(r"\s{0,3}(?:is|are|was|were|remains|stays|holds at|reaches)\
 CLAUSE_OPENING = re.compile(r"(?:(?:even|only|just)\s{1,3})?(?:at|after|following|in the first)?", re.I)
 FREQUENCY_AFTER = re.compile(r"[ \t]{0,3}(?:per|a|an|each|every)[ \t]{1,3}(?:day|night|week|month)\b", re.I)
 TIME_FRAME_REACH = 60  # a duration this close after a rate, in its sentence, is the rate's time frame
+CLAUSE_JOIN = re.compile(r"(?:\band|;)\s{0,3}$", re.I)  # "under 5% is left, and by one year ...": a clause of its own
 
 
 def _any_of(rules: dict[str, str]) -> re.Pattern:
@@ -274,6 +275,7 @@ class NumericClaims:
                     and not prev[2]  # a rate has one time frame: a second duration is a claim of its own
                     and not FREQUENCY_AFTER.match(text, q.end)  # "for at least 10 hours per day": a usage
                     and prev[1] == sent and q.start - prev[0].end <= TIME_FRAME_REACH
+                    and not CLAUSE_JOIN.search(text, prev[0].end, q.start)
                     and (q.bound in frame_bounds or TIME_FRAME_LINKS.search(text[prev[0].end:q.start]))):
                 out[at] = (prev[0], prev[1], _frame_text(q))
                 continue
