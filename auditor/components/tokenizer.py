@@ -13,6 +13,14 @@ from spacy.tokens import Doc
 
 MAX_RUN = 100  # no real word is longer; URLs may be, and nothing is claimed inside them
 LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}+")
+LABEL_COLON = r"(?<=[A-Za-z)\]]):(?=[0-9])"  # "Success rate:95%": a list label glued to its value ("9:30" stays whole)
+
+
+def split_label_colons(tokenizer) -> None:
+    """Adds LABEL_COLON to the tokenizer's infixes (spaCy's English ones split a colon only before a letter)."""
+    current = tokenizer.infix_finditer
+    pattern = f"{current.__self__.pattern}|{LABEL_COLON}" if current is not None else LABEL_COLON
+    tokenizer.infix_finditer = re.compile(pattern).finditer
 
 
 class GuardedTokenizer:
