@@ -89,6 +89,9 @@ class Grammar:
         self.unit_days = lexicon["unit_days"]
         self.article_verbs = {w.lower() for w in lexicon["article_after_verbs"]}
         self.article_verbs_not_units = set(lexicon["article_after_verbs_not_units"])
+        # a measure named before a bare value gives its unit: "a BMI of 35 or higher"
+        self.unit_before = [(re.compile(rf"\b(?:{_alternation(names)}){SP}(?:of{SP}|is{SP}|was{SP})?$", re.I), unit)
+                            for unit, names in lexicon["units_before"].items()]
 
         num_w = _alternation(self.numbers)
         scale = _alternation(self.scales)
@@ -284,6 +287,8 @@ class Grammar:
             if form == "pair":
                 form = "list"  # "at 3 and 6 months": a list of two
         if unit is None:
+            unit = self._unit_before(m)
+        if unit is None:
             return None  # a bare number asserts nothing we can read
         if form in ("range", "list", "between", "from") and len(values) < 2:
             if form != "range" or not values:
@@ -303,6 +308,10 @@ class Grammar:
                                       end=m.start() + len(SECOND_END_LINK.sub("", head)))
             values, form = [values[0], second], "range"
         return self._quantity(m, bound, after, values, unit, form)
+
+    def _unit_before(self, m: re.Match) -> str | None:
+        before = m.string[max(0, m.start() - 30):m.start()]
+        return next((unit for rx, unit in self.unit_before if rx.search(before)), None)
 
     def _after_duration_verb(self, m: re.Match, unit: str) -> bool:
         if unit not in self.unit_days or unit in self.article_verbs_not_units:
