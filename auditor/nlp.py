@@ -15,7 +15,7 @@ from . import claims as _claims  # noqa: F401  (registers the Doc and Span exten
 from .claims import CLAIM_SPANS, Claim
 from .components import context, evidence, numeric, promotional, segmenter  # noqa: F401  (factories)
 from .components.layout import KEY as LAYOUT_KEY
-from .components.tokenizer import GuardedTokenizer, split_label_colons
+from .components.tokenizer import GuardedTokenizer, split_glued_punctuation
 from .errors import AuditorError
 from .page import Page
 
@@ -32,7 +32,7 @@ def load_pipeline(model: str | None = None, include_comments: bool = False) -> L
                                f"({str(e).splitlines()[0][:120]})", "E401") from None
     else:
         nlp = spacy.blank("en")
-    split_label_colons(nlp.tokenizer)
+    split_glued_punctuation(nlp.tokenizer)
     nlp.tokenizer = GuardedTokenizer(nlp.tokenizer)
     # a parser respects boundaries set before it; a senter overwrites them, so ours go after it
     if "parser" in nlp.pipe_names:

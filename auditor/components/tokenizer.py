@@ -13,14 +13,18 @@ from spacy.tokens import Doc
 
 MAX_RUN = 100  # no real word is longer; URLs may be, and nothing is claimed inside them
 LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}+")
-LABEL_COLON = r"(?<=[A-Za-z)\]]):(?=[0-9])"  # "Success rate:95%": a list label glued to its value ("9:30" stays whole)
+# punctuation that copied text glues between two tokens, where spaCy's English infixes do not split
+GLUED_PUNCTUATION = [
+    r"(?<=[A-Za-z)\]]):(?=[0-9])",  # "Success rate:95%": a list label glued to its value ("9:30" stays whole)
+    r"(?<=[A-Za-z])[.,:;](?=[\[(][0-9])",  # "impressive results.[2]": a reference marker glued to the word before
+]
 
 
-def split_label_colons(tokenizer) -> None:
-    """Adds LABEL_COLON to the tokenizer's infixes (spaCy's English ones split a colon only before a letter)."""
+def split_glued_punctuation(tokenizer) -> None:
+    """Adds GLUED_PUNCTUATION to the tokenizer's infixes."""
     current = tokenizer.infix_finditer
-    pattern = f"{current.__self__.pattern}|{LABEL_COLON}" if current is not None else LABEL_COLON
-    tokenizer.infix_finditer = re.compile(pattern).finditer
+    patterns = ([current.__self__.pattern] if current is not None else []) + GLUED_PUNCTUATION
+    tokenizer.infix_finditer = re.compile("|".join(patterns)).finditer
 
 
 class GuardedTokenizer:
