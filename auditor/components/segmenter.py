@@ -19,8 +19,10 @@ from .. import reference
 
 # the first character after a line break
 AFTER_LINE_BREAK = re.compile(r"\n[\s]{0,200}+(?=\S)")
-# the first character after end punctuation (and closing quotes or brackets) and a space
-AFTER_END_PUNCT = re.compile(r"[.!?\u2026]{1,10}+[\"')\]\u201d\u2019]{0,3}+[ \t\u00a0]{1,50}+(?=\S)")
+# the first character after end punctuation (and a reference marker glued to it, closing quotes or brackets)
+# and a space: "... is effective.[2] Most", "... for migraine.4 A second"
+AFTER_END_PUNCT = re.compile(r"[.!?\u2026]{1,10}+(?:(?<=[a-z][.!?])\d{1,2}+|[\[(]\d{1,3}+(?:[,\u2013-]\d{1,3}+){0,6}+[\])])?+"
+                             r"[\"')\]\u201d\u2019]{0,3}+[ \t\u00a0]{1,50}+(?=\S)")
 MAX_SENTENCE_TOKENS = 200  # a "sentence" longer than this (a page that is one long line) is cut
 CONTINUES = re.compile(r"[a-z,;:)\]\-\u2013\u2014]")  # "e.g. the", "approx. an inch": not a new sentence
 
@@ -49,7 +51,8 @@ def sentence_start_chars(text: str) -> list[int]:
             continue
         if text[m.start()] == ".":  # "Vol. 42", "et al. 2019": an abbreviation, not the end
             word = WORD_BEFORE.search(text, max(0, m.start() - 12), m.start())
-            if word and word.group(1).lower().lstrip(".") in abbrev:
+            # "et.al. 2023": the last part of a dotted word is the abbreviation
+            if word and {word.group(1).lower().lstrip("."), word.group(1).lower().rpartition(".")[2]} & abbrev:
                 continue
         starts.append(m.end())
     return starts
