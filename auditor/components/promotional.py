@@ -84,6 +84,7 @@ class PromotionalClaims:
         self.advice_after = {tuple(p.lower().split()) for p in context["choosing_advice"]["after"]}
         self.advice_depends = {w.lower() for w in context["choosing_advice"]["depends"]}
         self.advice_possessive = {w.lower() for w in context["choosing_advice"]["possessive_before"]}
+        self.superlative_not_before = {w.lower() for w in context["superlative_not_before"]}
         self.terminators = set(context["terminators"])
         self.disclaimers = tuple(d.lower() for d in context["disclaimers"])
         self.question_openers = {w.lower() for w in context["question_openers"]}
@@ -162,14 +163,16 @@ class PromotionalClaims:
     def _weakened(self, span: Span, category: str, sent_start: int) -> bool:
         """A hedge ("may help"), a negation ("no cure", "not guaranteed") or a verb of choosing before a
         superlative that is then "for you" ("choose the best treatment for your condition"), or a superlative
-        that depends on something ("the best treatment strategy depends on the problem")."""
+        that depends on something ("the best treatment strategy depends on the problem") or is of a study or a way
+        ("one of the best trials")."""
         doc = span.doc
         if (category == "comparative" and span.start > 1 and doc[span.start - 1].lower_ == "or"
                 and doc[span.start - 2].like_num):
             return True  # "6 or fewer sessions": a bound on a number, not a comparison
         if category == "superlative" and (
                 any(t.lower_ in self.advice_depends for t in doc[span.end:span.end + DEPENDS_REACH])
-                or (span.start > 0 and doc[span.start - 1].lower_ in self.advice_possessive)):
+                or (span.start > 0 and doc[span.start - 1].lower_ in self.advice_possessive)
+                or (span.end < len(doc) and doc[span.end].lower_ in self.superlative_not_before)):
             return True
         # a phrase that carries its own negation ("no downtime") is not denied by the one before it
         # ("no needles, no surgery, no downtime")
