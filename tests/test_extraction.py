@@ -171,6 +171,16 @@ def test_a_sentence_pointing_back_inherits_the_study(claims_of):
     assert labels["80%"] == "study"
 
 
+def test_list_items_take_the_evidence_of_the_line_that_introduces_them(auditor):
+    from auditor.ingest import read_text
+    text = ("A 2021 trial of the implant reported [2]:\n\n- Pain relief at 12 months: 72%\n- Revision within 2 years: 4%\n\n"
+            "Why patients like it:\n\n- Back to work in 3 days\n\nAfter the list, relief lasts 6 months.\n")
+    labels = {c.text: c.evidence for c in auditor.claims(read_text(text, id="t")) if c.kind == "numeric"}
+    assert labels["72%"] == labels["4%"] == "cited"
+    assert labels["3 days"] == "none"  # its intro line cites nothing
+    assert labels["6 months"] == "none"  # not a list item
+
+
 def test_hedges_and_negation_are_recorded(claims_of):
     [c] = [c for c in claims_of("Patients may typically need 4 to 6 weeks.") if c.kind == "numeric"]
     assert {"may", "typically"} <= set(c.hedges) and not c.negated

@@ -24,6 +24,7 @@ REFERENCE_HEADING = re.compile(r"^\s*(?:references|sources|citations|bibliograph
                                re.I | re.M)
 LOOK_BACK_SENTENCES = 3
 LIST_NUMBER = re.compile(r"[\[(]\d{1,3}[\])]$")
+LIST_INTRO_END = re.compile(r":\s*(?:[\[(]\d{1,3}[\])])?\s*$")  # "results:", "results:[1]"
 
 
 class EvidenceCues:
@@ -73,6 +74,8 @@ class EvidenceAttribution:
                     label, cue = inherited
             if label == "none" and self.cues.continuation.match(claim.sentence):
                 label, cue = self._previous_sentence(doc, lay, claim.sentence_start, page_host, by_sentence)
+            if label == "none":  # "The trials showed [1]:" and a list of results under it
+                label, cue = self._list_intro(doc, lay, claim.start, page_host, by_sentence)
             marker = _marker_number(cue) if label == "cited" else ""
             if marker:
                 references = _reference_entries(lay.text) if references is None else references
@@ -105,6 +108,18 @@ class EvidenceAttribution:
         """The evidence of the sentence just before, in the same block."""
         earlier = _earlier_in_block(lay, sentence_start, 1)
         return self._sentence_label(doc, lay, *earlier[0], page_host, cache) if earlier else ("none", "")
+
+    def _list_intro(self, doc, lay, claim_start, page_host, cache) -> tuple[str, str]:
+        """The evidence of the line that introduces a list ("... showed these results:[1]"), for its items."""
+        i = bisect_right(lay._block_starts, claim_start) - 1
+        if i < 0 or lay.blocks[i].kind != "list_item":
+            return "none", ""
+        while i >= 0 and lay.blocks[i].kind == "list_item":
+            i -= 1
+        if i < 0 or not LIST_INTRO_END.search(lay.text, lay.blocks[i].start, lay.blocks[i].end):
+            return "none", ""
+        s, e = lay.sentence(lay.blocks[i].end - 1)
+        return self._sentence_label(doc, lay, s, e, page_host, cache)
 
     def _from_paragraph(self, doc, lay, sentence_start, page_host, cache) -> tuple[str, str]:
         """The evidence of the nearest earlier sentence in the same block (a study, a citation)."""
