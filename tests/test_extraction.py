@@ -159,6 +159,8 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Our internal studies show that more than 70 percent of clients improve.", "self_reported"),
     ("Acupuncture cuts migraine days by 40% in most adults.4 Other options exist.", "cited"),
     ("The laser is cleared for acne.[2] Most patients return to work in 2 weeks.", "none"),
+    ("Studies showed relief in 75% of people.", "vague"),
+    ("Researchers tested the extract on 40 adults.", "study"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
