@@ -26,7 +26,7 @@ from .segmenter import page_text
 # the measure family a unit implies
 UNIT_CATEGORY = {
     "percent": "rate", "fraction": "rate", "times": "multiplier",
-    "people": "count", "patients": "count", "sessions": "count", "events": "count",
+    "people": "count", "patients": "count", "sessions": "count", "events": "count", "grafts": "count", "hairs": "count",
     "inch": "size", "cm": "size", "mm": "size", "cup_size": "size",
     "mg": "dose", "mcg": "dose", "g": "dose", "ml": "dose", "iu": "dose", "units": "dose", "cfu": "dose",
     "pound": "amount", "kg": "amount", "calorie": "amount",

@@ -85,6 +85,7 @@ class PromotionalClaims:
         self.advice_depends = {w.lower() for w in context["choosing_advice"]["depends"]}
         self.advice_possessive = {w.lower() for w in context["choosing_advice"]["possessive_before"]}
         self.superlative_not_before = {w.lower() for w in context["superlative_not_before"]}
+        self.measure_nouns = {w.lower() for w in context["measure_nouns"]}
         self.terminators = set(context["terminators"])
         self.disclaimers = tuple(d.lower() for d in context["disclaimers"])
         self.question_openers = {w.lower() for w in context["question_openers"]}
@@ -164,8 +165,10 @@ class PromotionalClaims:
         """A hedge ("may help"), a negation ("no cure", "not guaranteed") or a verb of choosing before a
         superlative that is then "for you" ("choose the best treatment for your condition"), or a superlative
         that depends on something ("the best treatment strategy depends on the problem") or is of a study or a way
-        ("one of the best trials")."""
+        ("one of the best trials"); or a phrase that names a measure ("cure rate")."""
         doc = span.doc
+        if category != "comparative" and span.end < len(doc) and doc[span.end].lower_ in self.measure_nouns:
+            return True  # "the cure rate is 99%": the name of a measure ("lower complication rates" compares)
         if (category == "comparative" and span.start > 1 and doc[span.start - 1].lower_ == "or"
                 and doc[span.start - 2].like_num):
             return True  # "6 or fewer sessions": a bound on a number, not a comparison

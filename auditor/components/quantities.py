@@ -333,6 +333,8 @@ class Grammar:
 
     def _quantity(self, m, bound, after, values, unit, form, end: int | None = None) -> Quantity:
         start, end = m.start(), m.end() if end is None else end
+        if values[0] < 0 and m.string[start] in "-\u2212" and (unit in self.countable or unit in self.unit_days):
+            start, values = start + 1, [abs(v) for v in values]  # "-2 treatments": a bullet, no count or time is negative
         kind = self.bound_kind.get(bound)
         if bound in self.time_only and unit not in self.unit_days:
             start, bound, kind = m.start(form), "", None  # "reduced by 50%" is a change, not a bound
