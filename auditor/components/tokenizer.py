@@ -4,6 +4,9 @@ spaCy splits prefixes and suffixes off a whitespace-free run one at a time, whic
 run's length ("%%%%…" 20,000 long takes minutes). Runs longer than ``MAX_RUN`` characters are cut
 into plain tokens of that length; everything else goes to the pipeline's own tokenizer. The Doc's
 text is always exactly the input text, so offsets are unchanged.
+
+``split_glued_punctuation`` also splits punctuation that scraped text glues between a word and a number
+("Success rate:95%", "results.[2]"), so the phrase and the quantity are tokens of their own.
 """
 from __future__ import annotations
 
