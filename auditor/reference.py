@@ -6,10 +6,11 @@ folder, mapped in pyproject.toml), so a checkout and an installed wheel resolve 
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import yaml
 
@@ -102,6 +103,11 @@ def lexicon(name: str) -> Any:
     for file in _overlays.get(name, ()):
         data = merge_overlay(data, load_yaml(file), file)
     return data
+
+
+def any_of(patterns: Iterable[str]) -> re.Pattern:
+    """One case-insensitive expression matching any of a lexicon's regular expressions."""
+    return re.compile("|".join(f"(?:{rx})" for rx in patterns), re.I)
 
 
 # -- the user's own lexicon terms, layered over the shipped lexicons (never copied into them) -----

@@ -61,7 +61,7 @@ class Taxonomy:
         self.absolute = [(re.compile(row["phrases"], re.I), tuple(row["measures"]))
                          for row in measures.pop("absolute_contradicts")]
         self.measures = [Measure(mid, frozenset(m["categories"]), frozenset(m.get("units", [])),
-                                 re.compile("|".join(f"(?:{c})" for c in m["cues"]), re.I), bool(m.get("generic")))
+                                 reference.any_of(m["cues"]), bool(m.get("generic")))
                          for mid, m in measures.items()]
 
     def intervention_in(self, text: str) -> list[tuple[int, str]]:

@@ -29,8 +29,7 @@ LIST_INTRO_END = re.compile(r":\s*(?:[\[(]\d{1,3}[\])])?\s*$")  # "results:", "r
 
 class EvidenceCues:
     def __init__(self, data: dict):
-        self.patterns = {label: re.compile("|".join(f"(?:{rx})" for rx in data[label].values()), re.I)
-                         for label in LABELS}
+        self.patterns = {label: reference.any_of(data[label].values()) for label in LABELS}
         self.back_reference = re.compile(data["back_reference"], re.I)
         self.continuation = re.compile(data["continuation"], re.I)
 

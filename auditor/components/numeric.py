@@ -44,21 +44,16 @@ TIME_FRAME_REACH = 60  # a duration this close after a rate, in its sentence, is
 CLAUSE_JOIN = re.compile(r"(?:\band|;)\s{0,3}$", re.I)  # "under 5% is left, and by one year ...": a clause of its own
 
 
-def _any_of(rules: dict[str, str]) -> re.Pattern:
-    """One case-insensitive regex matching any of a section's named rules."""
-    return re.compile("|".join(f"(?:{rx})" for rx in rules.values()), re.I)
-
-
 class NotClaims:
     """The furniture rules of not_claims.yaml, compiled."""
 
     def __init__(self, data: dict):
-        self.spans = _any_of(data["spans"])
-        self.after = _any_of(data["after"])
-        self.after_duration = _any_of(data["after_duration"])
-        self.after_amount = _any_of(data["after_amount"])
-        self.before = _any_of(data["before"])
-        self.before_ratio = _any_of(data["before_ratio"])
+        self.spans = reference.any_of(data["spans"].values())
+        self.after = reference.any_of(data["after"].values())
+        self.after_duration = reference.any_of(data["after_duration"].values())
+        self.after_amount = reference.any_of(data["after_amount"].values())
+        self.before = reference.any_of(data["before"].values())
+        self.before_ratio = reference.any_of(data["before_ratio"].values())
         self.sentence_words = tuple(w.lower() for w in data["sentence_words"])
         self.label_words = tuple(w.lower() for w in data["label_words"])
         self.time_frame_nouns = frozenset(w.lower() for w in data["time_frame_nouns"])
