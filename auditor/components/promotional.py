@@ -164,10 +164,11 @@ class PromotionalClaims:
     def _weakened(self, span: Span, category: str, sent_start: int) -> bool:
         """A hedge ("may help"), a negation ("no cure", "not guaranteed") or a verb of choosing before a
         superlative that is then "for you" ("choose the best treatment for your condition"), or a superlative
-        that depends on something ("the best treatment strategy depends on the problem") or is of a study or a way
+        that depends on something ("the best treatment strategy depends on the problem") or is of a study or a paper
         ("one of the best trials"); or a phrase that names a measure ("cure rate")."""
         doc = span.doc
-        if category != "comparative" and span.end < len(doc) and doc[span.end].lower_ in self.measure_nouns:
+        following = doc[span.end].lower_ if span.end < len(doc) else ""
+        if category != "comparative" and following in self.measure_nouns:
             return True  # "the cure rate is 99%": the name of a measure ("lower complication rates" compares)
         if (category == "comparative" and span.start > 1 and doc[span.start - 1].lower_ == "or"
                 and doc[span.start - 2].like_num):
@@ -175,7 +176,7 @@ class PromotionalClaims:
         if category == "superlative" and (
                 any(t.lower_ in self.advice_depends for t in doc[span.end:span.end + DEPENDS_REACH])
                 or (span.start > 0 and doc[span.start - 1].lower_ in self.advice_possessive)
-                or (span.end < len(doc) and doc[span.end].lower_ in self.superlative_not_before)):
+                or following in self.superlative_not_before):
             return True
         # a phrase that carries its own negation ("no downtime") is not denied by the one before it
         # ("no needles, no surgery, no downtime")
