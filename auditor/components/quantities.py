@@ -161,7 +161,8 @@ class Grammar:
             # a range whose ends are in different time units: "six months to a year", "2 weeks to 3 months"
             rf"(?:{SP}(?:to|through){SP}(?P<second_value>an?|{value}){OPT_SP}-?{OPT_SP}"
             rf"(?P<second_unit>{_alternation(f for f, u in self.unit_of.items() if u in self.unit_days)})(?![\w%]))?"
-            rf"(?:{OPT_SP}(?P<after>{after})(?![\w]))?",
+            # "40+ pounds and over 30 inches": a bound word before another number opens that quantity
+            rf"(?:{OPT_SP}(?P<after>{after})(?![\w])(?!{SP}(?:\d|(?:{num_w})\b)))?",
             re.I,
         )
         # where a quantity can be: a digit, a number or fraction word, or a bound before "a"/"an";
