@@ -22,6 +22,9 @@ OPT_SP = r"[ \t\u00a0]{0,3}+"
 
 
 SECOND_END_LINK = re.compile(r"[ \t\u00a0]*(?:to|through)[ \t\u00a0]*$", re.I)
+# a dash between digits and a number word: "Study 2 - Thirty adults" is a label, then a count
+MIXED_DASH_RANGE = re.compile(r"^\d[\d.,]*[ \t\u00a0]*[-\u2013\u2014][ \t\u00a0]*(?!(?:to|through|or)\b)[a-z]"
+                              r"|^[a-z][a-z-]*[a-z][ \t\u00a0]*[-\u2013\u2014][ \t\u00a0]*\d", re.I)
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,8 @@ class Grammar:
                 return None
             values = [self.fraction_value(re.sub(r"\s+an?$", "", m.group(form), flags=re.I))]  # "half an hour"
         else:
+            if form == "range" and MIXED_DASH_RANGE.match(m.group(form)):
+                return None
             values = self.values_in(m.group(form), shared_scale=form in ("between", "from", "list", "pair", "range"))
             if not values:
                 return None
