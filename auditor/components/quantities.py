@@ -21,7 +21,7 @@ SP = r"[ \t\u00a0]{1,3}+"  # one to three spaces; never crosses a line break
 OPT_SP = r"[ \t\u00a0]{0,3}+"
 
 
-SECOND_END_LINK = re.compile(r"[ \t\u00a0]*(?:to|through)[ \t\u00a0]*$", re.I)
+SECOND_END_LINK = re.compile(r"[ \t\u00a0]*(?:to|through|and)[ \t\u00a0]*$", re.I)
 # a dash between digits and a number word: "Study 2 - Thirty adults" is a label, then a count
 MIXED_DASH_RANGE = re.compile(r"^\d[\d.,]*[ \t\u00a0]*[-\u2013\u2014][ \t\u00a0]*(?!(?:to|through|or)\b)[a-z]"
                               r"|^[a-z][a-z-]*[a-z][ \t\u00a0]*[-\u2013\u2014][ \t\u00a0]*\d", re.I)
@@ -153,7 +153,8 @@ class Grammar:
         signs = "".join(map(re.escape, lexicon["bound_signs"]))
         after_bound = rf"(?:(?<=[{signs}]){OPT_SP}|{SP}(?:{not_period}an?{SP}(?=\d))?|-(?=\d))"
         self.regex = re.compile(
-            rf"(?<![\w.,/\-\u2212])(?:(?P<bound>{bounds}){after_bound})?(?:{body})"
+            # "between" alone before the value only opens a range in two time units ("between six months and a year")
+            rf"(?<![\w.,/\-\u2212])(?:(?P<between_word>between){SP})??(?:(?P<bound>{bounds}){after_bound})?(?:{body})"
             rf"(?:(?P<plus>\+)|{SP}(?P<after_value>{after})(?=(?:{SP}|-){adjective}(?:{units})(?![\w%])))?"
             rf"(?:{unit})?"
             # "a year and a half": a fraction of the unit after it
@@ -162,7 +163,7 @@ class Grammar:
             rf"(?P<alternative>{SP}or{SP}(?P<alternative_value>{_alternation(lexicon['alternatives_after_unit'])})\b"
             rf"(?!{OPT_SP}-?{OPT_SP}(?:{units})(?![\w%])))?"
             # a range whose ends are in different time units: "six months to a year", "2 weeks to 3 months"
-            rf"(?:{SP}(?:to|through){SP}(?P<second_value>an?|{value}){OPT_SP}-?{OPT_SP}"
+            rf"(?:{SP}(?:to|through|(?(between_word)and|(?!))){SP}(?P<second_value>an?|{value}){OPT_SP}-?{OPT_SP}"
             rf"(?P<second_unit>{_alternation(f for f, u in self.unit_of.items() if u in self.unit_days)})(?![\w%]))?"
             # "40+ pounds and over 30 inches": a bound word before another number opens that quantity
             rf"(?:{OPT_SP}(?P<after>{after})(?![\w])(?!{SP}(?:\d|(?:{num_w})\b)))?",
@@ -306,6 +307,8 @@ class Grammar:
             if values != [1] or form not in ("article", "single"):  # only "a day or two": the quantity ends before "or"
                 return self._quantity(m, bound, "", values, unit, form, end=m.start("alternative"))
             values, form = [1, self.value_of(m.group("alternative_value"))], "range"
+        if m.group("between_word") and not m.group("second_unit"):
+            return None  # the value is read again from its own start
         if m.group("second_unit"):
             second = self._second_end(m, values, unit)
             if second is None:  # not a range in other units: the quantity ends at its own unit
