@@ -117,7 +117,7 @@ class Grammar:
         units = _alternation(self.unit_of)
         adjective = rf"(?:(?:{_alternation(lexicon['unit_adjectives'])}){SP})?"  # "one full year"
         forms = {
-            "ratio": rf"{value}{SP}(?:out{SP}of|in|of{SP}every|(?P<bare_of>of)){SP}{value}\b",
+            "ratio": rf"{value}{SP}(?:out{SP}of|in(?:{SP}every)?|of{SP}every|(?P<bare_of>of)){SP}{value}\b",
             # "two-thirds of patients", "half the patients"
             "fraction": rf"(?:(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b|[{fraction_chars}])(?={SP}(?:of|the)\b)",
             "multiplier": (rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)"
