@@ -258,6 +258,8 @@ def test_spelled_out_patterns_match_what_the_matcher_matches():
     nlp = spacy.blank("en")
     plain = [row for row in load_patterns() if _word_sequences(row["pattern"]) is not None]
     assert plain and _word_sequences([{"LOWER": "best"}, {"IS_ALPHA": True, "OP": "?"}]) is None
+    assert _word_sequences([{"LOWER": "works"}, {"LOWER": {"IN": ["very", "so"]}, "OP": "?"}, {"LOWER": "well"}]) == [
+        ["works", "very", "well"], ["works", "so", "well"], ["works", "well"]]
     text = " . ".join(" ".join(seq) for row in plain for seq in _word_sequences(row["pattern"])[::7])
     doc = nlp(text + " . Most Effective , shown to help ; effective at treating")
     matcher, phrases = Matcher(nlp.vocab), PhraseMatcher(nlp.vocab, attr="LOWER")

@@ -210,20 +210,24 @@ def _span(doc: Doc, start: int, end: int, label: str, pattern_id: str) -> Span:
 
 
 def _word_sequences(pattern: list[dict]) -> list[list[str]] | None:
-    """The word sequences a pattern of plain lower-case words and word lists matches, or None for any other pattern
-    (operators, other attributes) or one that spells out too many."""
+    """The word sequences a pattern of plain lower-case words and word lists matches, a word marked ``"OP": "?"``
+    present or left out; None for any other pattern (other operators and attributes) or one that spells out too
+    many."""
     options = []
     for spec in pattern:
-        value = spec.get("LOWER") if set(spec) == {"LOWER"} else None
+        optional = spec.get("OP") == "?"
+        value = spec.get("LOWER") if set(spec) - {"OP"} == {"LOWER"} and spec.get("OP", "?") == "?" else None
         if isinstance(value, str):
-            options.append([value])
+            words = [value]
         elif isinstance(value, dict) and list(value) == ["IN"]:
-            options.append([str(w) for w in value["IN"]])
+            words = [str(w) for w in value["IN"]]
         else:
             return None
+        options.append([*words, None] if optional else words)
     if not options or math.prod(len(o) for o in options) > MAX_SPELLED_OUT:
         return None
-    return [list(words) for words in itertools.product(*options)]
+    sequences = [[w for w in words if w is not None] for words in itertools.product(*options)]
+    return [words for words in sequences if words]
 
 
 def _first_words(pattern: list[dict]) -> list[str] | None:
