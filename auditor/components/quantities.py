@@ -87,7 +87,7 @@ class Grammar:
         # the sample size's "n", articles, and number, fraction and multiplier words (a number starts with a digit)
         first_words = {w.split()[0] for w in self.bound_kind} | set(lexicon["bound_signs"])
         self.start_words = (first_words | {w.rstrip(".") for w in first_words}
-                            | {"between", "from", "the", "n", "a", "an", "one"}
+                            | {"between", "from", "the", "n", "n=", "a", "an", "one"}  # "(N= 41)": the tokenizer keeps "=" on the n
                             | {w for phrase in self.number_like_words for w in phrase.split()})
         self.unit_days = lexicon["unit_days"]
         self.article_verbs = {w.lower() for w in lexicon["article_after_verbs"]}
@@ -110,7 +110,7 @@ class Grammar:
                  rf"(?:{SP}(?:{scale})\b)?")
         self._value_re = re.compile(value, re.I)
         # "4 to 6", "4-6", and the suspended hyphen of "a 2- to 3-day stay"
-        sep = rf"{OPT_SP}(?:(?:[-\u2013]{OPT_SP})?(?:to|through|or)|-|\u2013|\u2014){OPT_SP}"
+        sep = rf"{OPT_SP}(?:(?:[-\u2013]{OPT_SP})?(?:to|through|or)(?:-(?=\w))?|-|\u2013|\u2014){OPT_SP}"  # "two-to-three"
         fillers = _alternation(lexicon["list_fillers"])
         # a percent sign or word after the first value too ("between 50 percent and 90 percent")
         pct = rf"(?:{OPT_SP}%|{SP}(?:{_alternation(f for f in lexicon['units']['percent'] if f != '%')})\b)?"
