@@ -141,6 +141,8 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Smith et al followed 300 patients for a year.", "cited"),
     ("Dr. Patel's patients lose 70% of their excess weight.", "self_reported"),
     ("Over 90% of my patients return to running.", "self_reported"),
+    ("Nearly 70% of our sciatica patients avoid surgery.", "self_reported"),
+    ("The patch gave 40% fewer side effects than opioids.4,7 Sleep improved too.", "cited"),
     ("I have performed more than 3,000 knee replacements.", "self_reported"),
     ("We have treated over 500 patients with this method.", "self_reported"),
     ("Research has consistently demonstrated a 30% drop in injuries.", "vague"),
