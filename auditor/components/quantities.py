@@ -307,10 +307,10 @@ class Grammar:
             if values != [1] or form not in ("article", "single"):  # only "a day or two": the quantity ends before "or"
                 return self._quantity(m, bound, "", values, unit, form, end=m.start("alternative"))
             values, form = [1, self.value_of(m.group("alternative_value"))], "range"
-        if m.group("between_word") and not m.group("second_unit"):
-            return None  # the value is read again from its own start
+        second = self._second_end(m, values, unit) if m.group("second_unit") else None
+        if m.group("between_word") and second is None:
+            return None  # "between" opens only a range in two time units: the value is read again from its own start
         if m.group("second_unit"):
-            second = self._second_end(m, values, unit)
             if second is None:  # not a range in other units: the quantity ends at its own unit
                 head = m.string[m.start():m.start("second_value")]
                 return self._quantity(m, bound, "", values, unit, form,
