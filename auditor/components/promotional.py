@@ -215,15 +215,16 @@ def _word_sequences(pattern: list[dict]) -> list[list[str]] | None:
     many."""
     options = []
     for spec in pattern:
-        optional = spec.get("OP") == "?"
-        value = spec.get("LOWER") if set(spec) - {"OP"} == {"LOWER"} and spec.get("OP", "?") == "?" else None
+        if set(spec) - {"OP"} != {"LOWER"} or spec.get("OP", "?") != "?":
+            return None
+        value = spec["LOWER"]
         if isinstance(value, str):
             words = [value]
         elif isinstance(value, dict) and list(value) == ["IN"]:
             words = [str(w) for w in value["IN"]]
         else:
             return None
-        options.append([*words, None] if optional else words)
+        options.append([*words, None] if "OP" in spec else words)  # None: the optional word left out
     if not options or math.prod(len(o) for o in options) > MAX_SPELLED_OUT:
         return None
     sequences = [[w for w in words if w is not None] for words in itertools.product(*options)]

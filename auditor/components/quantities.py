@@ -87,7 +87,8 @@ class Grammar:
         # the sample size's "n", articles, and number, fraction and multiplier words (a number starts with a digit)
         first_words = {w.split()[0] for w in self.bound_kind} | set(lexicon["bound_signs"])
         self.start_words = (first_words | {w.rstrip(".") for w in first_words}
-                            | {"between", "from", "the", "n", "n=", "a", "an", "one"}  # "(N= 41)": the tokenizer keeps "=" on the n
+                            # "(N= 41)": the tokenizer keeps "=" on the n
+                            | {"between", "from", "the", "n", "n=", "a", "an", "one"}
                             | {w for phrase in self.number_like_words for w in phrase.split()})
         self.unit_days = lexicon["unit_days"]
         self.article_verbs = {w.lower() for w in lexicon["article_after_verbs"]}
@@ -254,8 +255,8 @@ class Grammar:
         if form == "sample":
             unit = unit or "patients"
         if form == "article":
-            # "up to a year", "a week or so", "a day or two", "lasts a year": an article counts as one only with a
-            # bound, an alternative, or after a verb of duration
+            # "up to a year", "a week or so", "a day or two", "lasts a year", "for a week": an article counts as one
+            # only with a bound, an alternative, or after a verb of duration or "for"/"after"
             if unit is None or not (bound or after or m.group("alternative") or self._after_duration_verb(m, unit)):
                 return None
             values = [1]
