@@ -21,7 +21,10 @@ SP = r"[ \t\u00a0]{1,3}+"  # one to three spaces; never crosses a line break
 OPT_SP = r"[ \t\u00a0]{0,3}+"
 
 
-SECOND_END_LINK = re.compile(r"[ \t\u00a0]*(?:to|through|and)[ \t\u00a0]*$", re.I)
+# the forms of the number itself, in the grammar's order
+BODY_FORMS = ("ratio", "fraction", "multiplier", "fraction_unit", "fraction_alone", "sample",
+              "ordinal", "between", "from", "list", "pair", "range", "single", "article")
+SECOND_END_LINK = re.compile(r"[ \t\u00a0]*(?:to|through|and|-|\u2013)[ \t\u00a0]*$", re.I)
 # a dash between digits and a number word: "Study 2 - Thirty adults" is a label, then a count
 MIXED_DASH_RANGE = re.compile(r"^\d[\d.,]*[ \t\u00a0]*[-\u2013\u2014][ \t\u00a0]*(?!(?:to|through|or)\b)[a-z]"
                               r"|^[a-z][a-z-]*[a-z][ \t\u00a0]*[-\u2013\u2014][ \t\u00a0]*\d", re.I)
@@ -107,8 +110,8 @@ class Grammar:
         digits = (r"(?:(?<![\w%])[-\u2212+])?(?:(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
                   rf"[{fraction_chars}]?|[{fraction_chars}])")
         word_num = rf"\b(?:{num_w})(?:(?:-|{SP})(?:{num_w}))?\b"
-        value = (rf"(?:{digits}|{word_num})(?:{SP}and{SP}(?:a{SP})?(?:half|quarter)\b)?"
-                 rf"(?:{SP}(?:{scale})\b)?")
+        value = (rf"(?:{digits}|{word_num}|half{SP}an?(?={SP}(?:{scale})\b))"  # "half a million"
+                 rf"(?:{SP}and{SP}(?:a{SP})?(?:half|quarter)\b)?(?:{SP}(?:{scale})\b)?")
         self._value_re = re.compile(value, re.I)
         # "4 to 6", "4-6", and the suspended hyphen of "a 2- to 3-day stay"
         sep = rf"{OPT_SP}(?:(?:[-\u2013]{OPT_SP})?(?:to|through|or)(?:-(?=\w))?|-|\u2013|\u2014){OPT_SP}"  # "two-to-three"
@@ -128,7 +131,7 @@ class Grammar:
             "fraction_unit": (rf"(?:(?:a|one)(?:-|{SP}))?(?:{_alternation(lexicon['fractions_before_unit'])})\b(?:{SP}an?\b)?"
                               rf"(?=(?:{OPT_SP}-{OPT_SP}|{OPT_SP}){adjective}(?:{units})(?![\w%]))"),
             # "more than half stay in remission": a fraction word alone, after a bound only (checked in parse)
-            "fraction_alone": rf"(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b(?!-)",
+            "fraction_alone": rf"(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b(?!-|{SP}an?{SP}(?:{scale})\b)",
             "sample": rf"\bn{OPT_SP}={OPT_SP}{digits}",  # a study's size: "(n=1,423)"
             "ordinal": rf"the{SP}(?:{_alternation(self.ordinals)}|\d{{1,2}}(?:st|nd|rd|th))\b",  # "by the sixth week"
             "between": rf"between{SP}{value}{pct}{SP}and{SP}{value}",
@@ -154,7 +157,7 @@ class Grammar:
         signs = "".join(map(re.escape, lexicon["bound_signs"]))
         after_bound = rf"(?:(?<=[{signs}]){OPT_SP}|{SP}(?:{not_period}an?{SP}(?=\d))?|-(?=\d))"
         self.regex = re.compile(
-            # "between" alone before the value only opens a range in two time units ("between six months and a year")
+            # "between" alone before the value only opens a range with a unit after each end
             rf"(?<![\w.,/\-\u2212])(?:(?P<between_word>between){SP})??(?:(?P<bound>{bounds}){after_bound})?(?:{body})"
             rf"(?:(?P<plus>\+)|{SP}(?P<after_value>{after})(?=(?:{SP}|-){adjective}(?:{units})(?![\w%])))?"
             rf"(?:{unit})?"
@@ -163,9 +166,9 @@ class Grammar:
             # "a day or two": one unit or a few
             rf"(?P<alternative>{SP}or{SP}(?P<alternative_value>{_alternation(lexicon['alternatives_after_unit'])})\b"
             rf"(?!{OPT_SP}-?{OPT_SP}(?:{units})(?![\w%])))?"
-            # a range whose ends are in different time units: "six months to a year", "2 weeks to 3 months"
-            rf"(?:{SP}(?:to|through|(?(between_word)and|(?!))){SP}(?P<second_value>an?|{value}){OPT_SP}-?{OPT_SP}"
-            rf"(?P<second_unit>{_alternation(f for f, u in self.unit_of.items() if u in self.unit_days)})(?![\w%]))?"
+            # a range with a unit after each end: "six months to a year", "2 weeks to 3 months", "500mg-1500mg"
+            rf"(?:(?:{SP}(?:to|through|(?(between_word)and|(?!))){SP}|{OPT_SP}[-\u2013]{OPT_SP})"
+            rf"(?P<second_value>an?|{value}){OPT_SP}-?{OPT_SP}(?P<second_unit>{units})(?![\w%]))?"
             # "40+ pounds and over 30 inches": a bound word before another number opens that quantity
             rf"(?:{OPT_SP}(?P<after>{after})(?![\w])(?!{SP}(?:\d|(?:{num_w})\b)))?",
             re.I,
@@ -190,14 +193,16 @@ class Grammar:
         """"2.5 million" -> (2.5, 1e6); the scale is 1 when none is written."""
         t = " ".join(text.lower().replace("\u2212", "-").split())
         extra = 0.0
-        for tail, add in ((" and a half", 0.5), (" and a quarter", 0.25), (" and half", 0.5), (" and quarter", 0.25)):
-            if t.endswith(tail):
-                t, extra = t[: -len(tail)], add
         scale = 1
         for word, mult in self.scales.items():
-            if t.endswith(" " + word):
+            if t.endswith((" " + word, "-" + word)):  # "two dozen", "three-hundred"
                 t, scale = t[: -len(word) - 1], mult
                 break
+        for tail, add in ((" and a half", 0.5), (" and a quarter", 0.25), (" and half", 0.5), (" and quarter", 0.25)):
+            if t.endswith(tail):  # "one and a half million"
+                t, extra = t[: -len(tail)], add
+        if t in ("a", "an", "half a", "half an"):  # "a dozen", "half a million"
+            return (0.5 if t.startswith("half") else 1) + extra, scale
         if t and t[-1] in self.fraction_characters:  # "1½", "½"
             t, extra = t[:-1], extra + self.fraction_characters[t[-1]]
             if not t:
@@ -240,9 +245,9 @@ class Grammar:
     # -- the parser ------------------------------------------------------------------------
     def parse(self, m: re.Match) -> Quantity | None:
         """A Quantity from one grammar match, or None when the match is not a quantity claim."""
-        form = next(name for name in ("ratio", "fraction", "multiplier", "fraction_unit", "fraction_alone", "sample",
-                                      "ordinal", "between", "from", "list", "pair", "range", "single", "article")
-                    if m.group(name) is not None)
+        form = self._body(m)
+        # where this quantity ends when a second end with its own unit follows but is not taken
+        first_end = self._before_second_end(m) if m.group("second_unit") else None
         bound = " ".join((m.group("bound") or "").lower().split())
         # "12+ months", "6 or more treatments", "10 years or more"
         after = m.group("plus") or " ".join((m.group("after_value") or m.group("after") or "").lower().split())
@@ -268,15 +273,20 @@ class Grammar:
                 return None  # "2 in 3 weeks" is not a ratio
             if m.group("bare_of") and unit is None:
                 return None  # "7 of 10 patients" is a ratio, "one of three options" is not
-            return self._quantity(m, bound, after, [values[0] / values[1]], "fraction", "ratio")
+            return self._quantity(m, bound, after, [values[0] / values[1]], "fraction", "ratio", end=first_end)
         elif form in ("fraction", "fraction_alone"):
             v = self.fraction_value(m.group(form))
+            if v is not None and form == "fraction_alone" and m.group("second_unit"):  # "one-half to one inch"
+                second_unit = self.unit_of.get(" ".join(m.group("second_unit").lower().split()))
+                second = self._second_end(m, [v], second_unit)
+                if second is not None:
+                    return self._quantity(m, bound, after, [v, second], second_unit, "range")
             if v is None or (form == "fraction_alone" and (not bound or unit is not None)):
                 return None  # a fraction word alone is one only after a bound, with no unit after it
-            return self._quantity(m, bound, after, [v], "fraction", "fraction")
+            return self._quantity(m, bound, after, [v], "fraction", "fraction", end=first_end)
         elif form == "multiplier":
             value = self.multiplier_value[m.group(form).lower()]
-            return self._quantity(m, bound, after, [value], "times", "single")
+            return self._quantity(m, bound, after, [value], "times", "single", end=first_end)
         elif form == "ordinal":
             if bound not in self.time_only or unit not in self.unit_days or unit_text.lower().endswith("s"):
                 return None  # "the first week" alone is a moment, "within the first weeks" no number
@@ -310,14 +320,22 @@ class Grammar:
             values, form = [1, self.value_of(m.group("alternative_value"))], "range"
         second = self._second_end(m, values, unit) if m.group("second_unit") else None
         if m.group("between_word") and second is None:
-            return None  # "between" opens only a range in two time units: the value is read again from its own start
+            return None  # "between" opens only a range with a unit after each end; else the value is read again from its start
         if m.group("second_unit"):
             if second is None:  # not a range in other units: the quantity ends at its own unit
-                head = m.string[m.start():m.start("second_value")]
-                return self._quantity(m, bound, "", values, unit, form,
-                                      end=m.start() + len(SECOND_END_LINK.sub("", head)))
+                return self._quantity(m, bound, "", values, unit, form, end=first_end)
             values, form = [values[0], second], "range"
         return self._quantity(m, bound, after, values, unit, form)
+
+    @staticmethod
+    def _body(m: re.Match) -> str:
+        """The name of the form that matched the number itself."""
+        return next(name for name in BODY_FORMS if m.group(name) is not None)
+
+    @staticmethod
+    def _before_second_end(m: re.Match) -> int:
+        head = m.string[m.start():m.start("second_value")]
+        return m.start() + len(SECOND_END_LINK.sub("", head))
 
     def _unit_before(self, m: re.Match) -> str | None:
         before = m.string[max(0, m.start() - 30):m.start()]
@@ -330,16 +348,19 @@ class Grammar:
         return bool(words) and words[-1].lower() in self.article_verbs
 
     def _second_end(self, m: re.Match, values: list[float], unit: str) -> float | None:
-        """The far end of "six months to a year" in the first end's unit (12 months), or None."""
-        if len(values) != 1 or unit not in self.unit_days:
+        """The far end of "six months to a year" in the first end's unit (12 months), or of "5 mg to 10 mg", or None."""
+        if len(values) != 1:
             return None
         text = m.group("second_value")
         value = 1 if text.lower() in ("a", "an") else self.value_of(text)
         second_unit = self.unit_of.get(" ".join(m.group("second_unit").lower().split()))
         if value is None or second_unit is None:
             return None
-        converted = round(value * self.unit_days[second_unit] / self.unit_days[unit], 1)
-        return converted if converted > values[0] else None
+        if unit in self.unit_days and second_unit in self.unit_days:
+            value = round(value * self.unit_days[second_unit] / self.unit_days[unit], 1)
+        elif second_unit != unit:
+            return None
+        return value if value > values[0] else None
 
     def _quantity(self, m, bound, after, values, unit, form, end: int | None = None) -> Quantity:
         start, end = m.start(), m.end() if end is None else end
@@ -347,9 +368,9 @@ class Grammar:
             start, values = start + 1, [abs(v) for v in values]  # "-2 treatments": a bullet, no count or time is negative
         kind = self.bound_kind.get(bound)
         if bound in self.time_only and unit not in self.unit_days:
-            start, bound, kind = m.start(form), "", None  # "reduced by 50%" is a change, not a bound
+            start, bound, kind = m.start(self._body(m)), "", None  # "reduced by 50%" is a change, not a bound
         elif bound in self.period_words and len(values) > 1:
-            start, bound, kind = m.start(form), "", None  # "over 3 to 6 months" is a period
+            start, bound, kind = m.start(self._body(m)), "", None  # "over 3 to 6 months" is a period
         low, high = min(values), max(values)
         approx = kind == "approx"
         if len(values) == 1:
@@ -400,7 +421,7 @@ def find_quantities(text: str, starts: list[int] | None = None) -> list[Quantity
         q = g.parse(m)
         if q is not None:
             out.append(q)
-            last_end = m.end()
+            last_end = q.end
     return out
 
 
