@@ -173,10 +173,12 @@ class PromotionalClaims:
         if (category == "comparative" and span.start > 1 and doc[span.start - 1].lower_ == "or"
                 and doc[span.start - 2].like_num):
             return True  # "6 or fewer sessions": a bound on a number, not a comparison
+        # "the gold standard of study design", "for diagnosing": the noun after "of"/"for"/"in" says what is the best
+        named = doc[span.end + 1].lower_ if following in ("of", "for", "in") and span.end + 1 < len(doc) else following
         if category == "superlative" and (
                 any(t.lower_ in self.advice_depends for t in doc[span.end:span.end + DEPENDS_REACH])
                 or (span.start > 0 and doc[span.start - 1].lower_ in self.advice_possessive)
-                or following in self.superlative_not_before):
+                or following in self.superlative_not_before or named in self.superlative_not_before):
             return True
         # a phrase that carries its own negation ("no downtime") is not denied by the one before it
         # ("no needles, no surgery, no downtime")
