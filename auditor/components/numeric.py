@@ -33,6 +33,7 @@ UNIT_CATEGORY = {
 }
 TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the first|by)\s*$", re.I)
 ADJECTIVE_DURATION = re.compile(r"\S+-(?:year|month|week|day)s?$", re.I)  # "ten-year", "5-year"
+LABEL_PUNCTUATION = " \t.:;-\u2013|"  # around a quantity standing alone as a label
 NON_WORD = re.compile(r"[^\w%]+")
 WINDOW = 48  # characters of context read before and after a quantity
 SPAN_REACH_BEFORE, SPAN_REACH_AFTER = 16, 24  # how far a furniture span overlapping a quantity may stick out of it
@@ -120,8 +121,9 @@ class NumericClaims:
                 continue  # readers' comments are not the provider's claims
             if (block.start if block is not None else -1) in examples or (block is None and self._opens_example(text, *sent)):
                 continue  # "Take, for example, a person 5'7" tall...": arithmetic that illustrates, not a claim
-            if block is not None and block.kind in ("heading", "title") and category_of(q.unit) == "dose":
-                continue  # "Omega-3 1000mg Fish Oil": a product's name, not a dose it claims
+            if category_of(q.unit) == "dose" and ((block is not None and block.kind in ("heading", "title"))
+                                                 or text[sent[0]:sent[1]].strip(LABEL_PUNCTUATION) == text[q.start:q.end]):
+                continue  # "Omega-3 1000mg Fish Oil", "500 mg" alone: a product's name or label, not a dose it claims
             span = doc.char_span(q.start, q.end, label="numeric", alignment_mode="expand")
             if span is None:
                 continue

@@ -108,7 +108,7 @@ class Grammar:
         multiplier_verb = _alternation(self.multiplier_verbs)
         not_after_verb = _alternation(lexicon["multiplier_verbs_not_before"])
         digits = (r"(?:(?<![\w%])[-\u2212+])?(?:(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
-                  rf"[{fraction_chars}]?|[{fraction_chars}])")
+                  rf"(?:[ \u00a0]?[{fraction_chars}])?|[{fraction_chars}])")  # "1½", "1 ½"
         word_num = rf"\b(?:{num_w})(?:(?:-|{SP})(?:{num_w}))?\b"
         value = (rf"(?:{digits}|{word_num}|half{SP}an?(?={SP}(?:{scale})\b))"  # "half a million"
                  rf"(?:{SP}and{SP}(?:a{SP})?(?:half|quarter)\b)?(?:{SP}(?:{scale})\b)?")
@@ -360,7 +360,7 @@ class Grammar:
             value = round(value * self.unit_days[second_unit] / self.unit_days[unit], 1)
         elif second_unit != unit:
             return None
-        return value if value > values[0] else None
+        return value if abs(value) > abs(values[0]) else None  # "-238°F to -274°F" runs away from zero too
 
     def _quantity(self, m, bound, after, values, unit, form, end: int | None = None) -> Quantity:
         start, end = m.start(), m.end() if end is None else end
