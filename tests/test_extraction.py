@@ -161,6 +161,8 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("In one cohort 30% relapsed (Zhu J, Chen, et.al. 2023).", "cited"),
     ("In a 10-year study of 2,500 adults, 12% had a fracture.", "study"),
     ("A pooled analysis showed relief in 60% of patients.", "study"),
+    ("A new, randomised, double-blind trial in runners found that 40% had less pain.", "study"),
+    ("A Gallup poll found that 35% of adults nap every day.", "study"),
     ("Our internal studies show that more than 70 percent of clients improve.", "self_reported"),
     ("Acupuncture cuts migraine days by 40% in most adults.4 Other options exist.", "cited"),
     ("The laser is cleared for acne.[2] Most patients return to work in 2 weeks.", "none"),

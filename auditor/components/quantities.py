@@ -144,7 +144,7 @@ class Grammar:
         }
         body = "|".join(f"(?P<{name}>{rx})" for name, rx in forms.items())
         times_sign = "|".join(map(re.escape, self.times_signs))
-        filler_word = r"(?!(?:of|the|in|for|and|or|to|with|who|that|a|an|are|is|were|was|per|each|every)\b)[a-z][a-z-]{1,20}+"
+        filler_word = r"(?!(?:of|the|in|for|and|or|to|with|who|that|a|an|are|is|were|was|per|each|every)\b)(?:[a-z][a-z-]{1,20}+|u\.s\.|u\.k\.)"  # "3,112 U.S. adults"
         unit = (rf"(?:{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{OPT_SP}){adjective}(?P<unit>{units})(?![\w%])"
                 rf"|(?P<times_sign>{times_sign})(?![\w%])"  # "20x", against the digits
                 rf"|(?:{SP}{filler_word}){{1,2}}{SP}(?P<cunit>{units})(?![\w%])"
