@@ -29,7 +29,7 @@ UNIT_CATEGORY = {
     "people": "count", "patients": "count", "sessions": "count", "events": "count", "grafts": "count", "hairs": "count",
     "inch": "size", "cm": "size", "mm": "size", "cup_size": "size",
     "mg": "dose", "mcg": "dose", "g": "dose", "ml": "dose", "iu": "dose", "units": "dose", "cfu": "dose",
-    "pound": "amount", "kg": "amount", "calorie": "amount",
+    "pound": "amount", "kg": "amount", "calorie": "amount", "liter": "amount", "gallon": "amount",
 }
 TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the first|by)\s*$", re.I)
 ADJECTIVE_DURATION = re.compile(r"\S+-(?:year|month|week|day)s?$", re.I)  # "ten-year", "5-year"
@@ -41,6 +41,8 @@ TIME_POINT_BEFORE = re.compile(r"\b(?:at|after|following)\s{1,3}$", re.I)
 COPULA = re.compile(r"\s{0,3}(?:is|are|was|were|remains|stays|holds at|reaches)\s{1,3}", re.I)
 CLAUSE_OPENING = re.compile(r"(?:(?:even|only|just)\s{1,3})?(?:at|after|following|in the first)?", re.I)
 FREQUENCY_AFTER = re.compile(r"[ \t]{0,3}(?:per|a|an|each|every)[ \t]{1,3}(?:day|night|week|month)\b", re.I)
+FRAME_NOUN_REACH = 3  # words after an adjectival duration searched for the measure it frames
+FRAME_NOUN_STOPS = frozenset("a an the of in for with and or to is are was were by at on that which who".split())
 TIME_FRAME_REACH = 60  # a duration this close after a rate, in its sentence, is the rate's time frame
 CLAUSE_JOIN = re.compile(r"(?:\band|;)\s{0,3}$", re.I)  # "under 5% is left, and by one year ...": a clause of its own
 
@@ -202,9 +204,14 @@ class NumericClaims:
                 and not self.not_claims.count_of_one_kept.search(text, max(0, q.start - WINDOW), q.start)):
             return True  # "one patient", "a session": a count of one asserts nothing ("only one session" does)
         if ADJECTIVE_DURATION.match(text, q.start, q.end) and q.unit in grammar().unit_days:
-            following = after.split()[:1]
-            if following and following[0].lower().strip(".,;:") in self.not_claims.time_frame_nouns:
-                return True  # "the ten-year success rate": a time frame, read by topics.py as a qualifier
+            # "the ten-year success rate", "a five-year implant survival rate": a time frame, read by topics.py
+            # as a qualifier; the nouns right after it, up to three, are searched
+            for word in after.split()[:FRAME_NOUN_REACH]:
+                word = word.lower().strip(".,;:")
+                if word in self.not_claims.time_frame_nouns:
+                    return True
+                if word in FRAME_NOUN_STOPS or not word.isalpha():
+                    break
         return False
 
     @staticmethod

@@ -173,8 +173,13 @@ class PromotionalClaims:
         if (category == "comparative" and span.start > 1 and doc[span.start - 1].lower_ == "or"
                 and doc[span.start - 2].like_num):
             return True  # "6 or fewer sessions": a bound on a number, not a comparison
-        # "the gold standard of study design", "for diagnosing": the noun after "of"/"for"/"in" says what is the best
-        named = doc[span.end + 1].lower_ if following in ("of", "for", "in") and span.end + 1 < len(doc) else following
+        if (category == "comparative" and doc[span.end - 1].lower_ == "than" and span.end < len(doc)
+                and doc[span.end].like_num):
+            return True  # "shorter than 10 days": a bound on a number, not a comparison
+        # "the gold standard of study design", "for diagnosing", "one of the top three causes": the noun after
+        # "of"/"for"/"in" or a number says what is the best
+        skip = following in ("of", "for", "in") or (span.end < len(doc) and doc[span.end].like_num)
+        named = doc[span.end + 1].lower_ if skip and span.end + 1 < len(doc) else following
         if category == "superlative" and (
                 any(t.lower_ in self.advice_depends for t in doc[span.end:span.end + DEPENDS_REACH])
                 or (span.start > 0 and doc[span.start - 1].lower_ in self.advice_possessive)

@@ -109,9 +109,11 @@ class Grammar:
         not_after_verb = _alternation(lexicon["multiplier_verbs_not_before"])
         digits = (r"(?:(?<![\w%])[-\u2212+])?(?:(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
                   rf"(?:[ \u00a0]?[{fraction_chars}])?|[{fraction_chars}])")  # "1½", "1 ½"
-        word_num = rf"\b(?:{num_w})(?:(?:-|{SP})(?:{num_w}))?\b"
+        # "one hundred and thirty-five"
+        hundreds = rf"\b(?:{num_w}){SP}hundred(?:{SP}and)?{SP}(?:{num_w})(?:-(?:{num_w}))?\b(?!{SP}hundred\b)"
+        word_num = rf"{hundreds}|\b(?:{num_w})(?:(?:-|{SP})(?:{num_w}))?\b"
         value = (rf"(?:{digits}|{word_num}|half{SP}an?(?={SP}(?:{scale})\b))"  # "half a million"
-                 rf"(?:{SP}and{SP}(?:a{SP})?(?:half|quarter)\b)?(?:{SP}(?:{scale})\b)?")
+                 rf"(?:{SP}and{SP}(?:a{SP})?(?:half|quarter)\b)?(?:{SP}(?:{scale})\b){{0,2}}")  # "five hundred thousand"
         self._value_re = re.compile(value, re.I)
         # "4 to 6", "4-6", and the suspended hyphen of "a 2- to 3-day stay"
         sep = rf"{OPT_SP}(?:(?:[-\u2013]{OPT_SP})?(?:to|through|or)(?:-(?=\w))?|-|\u2013|\u2014){OPT_SP}"  # "two-to-three"
@@ -194,10 +196,15 @@ class Grammar:
         t = " ".join(text.lower().replace("\u2212", "-").split())
         extra = 0.0
         scale = 1
-        for word, mult in self.scales.items():
-            if t.endswith((" " + word, "-" + word)):  # "two dozen", "three-hundred"
-                t, scale = t[: -len(word) - 1], mult
-                break
+        for _ in range(2):  # "five hundred thousand"
+            for word, mult in self.scales.items():
+                if t.endswith((" " + word, "-" + word)):  # "two dozen", "three-hundred"
+                    t, scale = t[: -len(word) - 1], scale * mult
+                    break
+        if " hundred " in t:  # "one hundred and thirty-five (thousand)"
+            head, _, rest = t.partition(" hundred ")
+            hundreds, remainder = self.value_of(head), self.value_of(rest.removeprefix("and "))
+            return None if hundreds is None or remainder is None else (hundreds * 100 + remainder, scale)
         for tail, add in ((" and a half", 0.5), (" and a quarter", 0.25), (" and half", 0.5), (" and quarter", 0.25)):
             if t.endswith(tail):  # "one and a half million"
                 t, extra = t[: -len(tail)], add
@@ -302,8 +309,8 @@ class Grammar:
             values = self.values_in(m.group(form), shared_scale=form in ("between", "from", "list", "pair", "range"))
             if not values:
                 return None
-            if form == "pair":
-                form = "list"  # "at 3 and 6 months": a list of two
+            if form == "pair":  # "at 3 and 6 months": a list of two; "one hundred and five": one number
+                form = "list" if len(values) > 1 else "single"
         if unit is None:
             unit = self._unit_before(m)
         if unit is None:
