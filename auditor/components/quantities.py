@@ -109,9 +109,9 @@ class Grammar:
         not_after_verb = _alternation(lexicon["multiplier_verbs_not_before"])
         digits = (r"(?:(?<![\w%])[-\u2212+])?(?:(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
                   rf"(?:[ \u00a0]?[{fraction_chars}])?|[{fraction_chars}])")  # "1½", "1 ½"
-        # "one hundred and thirty-five"
-        hundreds = rf"\b(?:{num_w}){SP}hundred(?:{SP}and)?{SP}(?:{num_w})(?:-(?:{num_w}))?\b(?!{SP}hundred\b)"
-        word_num = rf"{hundreds}|\b(?:{num_w})(?:(?:-|{SP})(?:{num_w}))?\b"
+        # "twenty-five", "one hundred and thirty-five": the tail is tried after the first word, which is cheap
+        hundreds = rf"{SP}hundred(?:{SP}and)?{SP}(?:{num_w})(?:-(?:{num_w}))?\b(?!{SP}hundred\b)"
+        word_num = rf"\b(?:{num_w})(?:{hundreds}|(?:-|{SP})(?:{num_w}))?\b"
         value = (rf"(?:{digits}|{word_num}|half{SP}an?(?={SP}(?:{scale})\b))"  # "half a million"
                  rf"(?:{SP}and{SP}(?:a{SP})?(?:half|quarter)\b)?(?:{SP}(?:{scale})\b){{0,2}}")  # "five hundred thousand"
         self._value_re = re.compile(value, re.I)
