@@ -167,6 +167,8 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("The rate is 2%, according to the most recent figures published by the Heart Society.", "cited"),
     ("About one in five of the knees we replace are revisions.", "self_reported"),
     ("Our surgeons perform about 300 hip replacements each year.", "self_reported"),
+    ("Nearly 40% of adults get too little sleep (CDC).", "cited"),
+    ("Laser therapy is used in 70% of our cases.", "self_reported"),
     ("Our internal studies show that more than 70 percent of clients improve.", "self_reported"),
     ("Acupuncture cuts migraine days by 40% in most adults.4 Other options exist.", "cited"),
     ("The laser is cleared for acne.[2] Most patients return to work in 2 weeks.", "none"),

@@ -58,6 +58,8 @@ class NotClaims:
         self.before = reference.any_of(data["before"].values())
         self.before_ratio = reference.any_of(data["before_ratio"].values())
         self.sentence_words = tuple(w.lower() for w in data["sentence_words"])
+        self.question_openers = frozenset(w.lower() for w in data["question_openers"])
+        self.age_bounds = frozenset(w.lower() for w in data["age_bounds"])
         self.label_words = tuple(w.lower() for w in data["label_words"])
         self.time_frame_nouns = frozenset(w.lower() for w in data["time_frame_nouns"])
         self.furniture_repeats = int(data["furniture_repeats"])
@@ -196,6 +198,10 @@ class NumericClaims:
         sentence = text[sent[0]:sent[1]].lower()
         if any(w in sentence for w in self.not_claims.sentence_words):
             return True
+        if sentence.rstrip().endswith("?") and sentence.split(maxsplit=1)[0] in self.not_claims.question_openers:
+            return True
+        if q.bound in self.not_claims.age_bounds and q.unit in grammar().unit_days:
+            return True  # "adults 75 years and older": an age
         if category_of(q.unit) == "dose" and any(w in sentence for w in self.not_claims.label_words):
             return True
         if q.form == "article" and q.unit in grammar().countable:

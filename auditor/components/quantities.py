@@ -24,6 +24,7 @@ OPT_SP = r"[ \t\u00a0]{0,3}+"
 # the forms of the number itself, in the grammar's order
 BODY_FORMS = ("ratio", "fraction", "multiplier", "fraction_unit", "fraction_alone", "sample",
               "ordinal", "between", "from", "list", "pair", "range", "single", "article")
+NEXT_WORD = re.compile(r"[ \t\u00a0]{1,3}([a-z][a-z-]{0,30})\b", re.I)
 SECOND_END_LINK = re.compile(r"[ \t\u00a0]*(?:to|through|and|-|\u2013)[ \t\u00a0]*$", re.I)
 # a dash between digits and a number word: "Study 2 - Thirty adults" is a label, then a count
 MIXED_DASH_RANGE = re.compile(r"^\d[\d.,]*[ \t\u00a0]*[-\u2013\u2014][ \t\u00a0]*(?!(?:to|through|or)\b)[a-z]"
@@ -69,6 +70,7 @@ class Grammar:
         self.multiplier_value = {**self.multipliers, **self.multipliers_before_the, **self.multiplier_verbs}
         self.times_signs = list(lexicon["times_signs"])
         self.ordinals = {k.lower(): v for k, v in lexicon["ordinals"].items()}
+        self.ordinal_nouns = {w.lower() for w in lexicon["ordinal_nouns"]}
         # every word that can be (part of) a number: where the numeric component looks for quantities
         self.number_like_words = [*self.numbers, *self.fractions, *self.scales, *self.multiplier_value]
         self.bound_kind = {}
@@ -271,6 +273,8 @@ class Grammar:
             # only with a bound, an alternative, or after a verb of duration or "for"/"after"
             if unit is None or not (bound or after or m.group("alternative") or self._after_duration_verb(m, unit)):
                 return None
+            if unit == "second" and self._before_noun(m):
+                return None  # "followed by a second cycle": an ordinal
             values = [1]
         elif form == "ratio":
             values = self.values_in(m.group("ratio"))
@@ -282,6 +286,8 @@ class Grammar:
                 return None  # "7 of 10 patients" is a ratio, "one of three options" is not
             return self._quantity(m, bound, after, [values[0] / values[1]], "fraction", "ratio", end=first_end)
         elif form in ("fraction", "fraction_alone"):
+            if form == "fraction_alone" and self._before_noun(m):
+                return None  # "followed by a third visit": an ordinal
             v = self.fraction_value(m.group(form))
             if v is not None and form == "fraction_alone" and m.group("second_unit"):  # "one-half to one inch"
                 second_unit = self.unit_of.get(" ".join(m.group("second_unit").lower().split()))
@@ -343,6 +349,11 @@ class Grammar:
     def _before_second_end(m: re.Match) -> int:
         head = m.string[m.start():m.start("second_value")]
         return m.start() + len(SECOND_END_LINK.sub("", head))
+
+    def _before_noun(self, m: re.Match) -> bool:
+        """Whether a noun that takes an ordinal follows: "a third" is then an ordinal ("a third visit")."""
+        following = NEXT_WORD.match(m.string, m.end())
+        return following is not None and following.group(1).lower() in self.ordinal_nouns
 
     def _unit_before(self, m: re.Match) -> str | None:
         before = m.string[max(0, m.start() - 30):m.start()]
