@@ -125,8 +125,8 @@ class NumericClaims:
                 continue  # readers' comments are not the provider's claims
             if (block.start if block is not None else -1) in examples or (block is None and self._opens_example(text, *sent)):
                 continue  # "Take, for example, a person 5'7" tall...": arithmetic that illustrates, not a claim
-            if category_of(q.unit) == "dose" and ((block is not None and block.kind in ("heading", "title"))
-                                                 or text[sent[0]:sent[1]].strip(LABEL_PUNCTUATION) == text[q.start:q.end]):
+            alone = text[sent[0]:sent[1]].strip(LABEL_PUNCTUATION) == text[q.start:q.end]
+            if category_of(q.unit) == "dose" and (alone or (block is not None and block.kind in ("heading", "title"))):
                 continue  # "Omega-3 1000mg Fish Oil", "500 mg" alone: a product's name or label, not a dose it claims
             span = doc.char_span(q.start, q.end, label="numeric", alignment_mode="expand")
             if span is None:

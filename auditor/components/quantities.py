@@ -114,8 +114,9 @@ class Grammar:
         # "twenty-five", "one hundred and thirty-five": the tail is tried after the first word, which is cheap
         hundreds = rf"{SP}hundred(?:{SP}and)?{SP}(?:{num_w})(?:-(?:{num_w}))?\b(?!{SP}hundred\b)"
         word_num = rf"\b(?:{num_w})(?:{hundreds}|(?:-|{SP})(?:{num_w}))?\b"
-        value = (rf"(?:{digits}|{word_num}|half{SP}an?(?={SP}(?:{scale})\b))"  # "half a million"
-                 rf"(?:{SP}and{SP}(?:a{SP})?(?:half|quarter)\b)?(?:{SP}(?:{scale})\b){{0,2}}")  # "five hundred thousand"
+        # "half a million", "five hundred thousand"
+        value = (rf"(?:{digits}|{word_num}|half{SP}an?(?={SP}(?:{scale})\b))"
+                 rf"(?:{SP}and{SP}(?:a{SP})?(?:half|quarter)\b)?(?:{SP}(?:{scale})\b){{0,2}}")
         self._value_re = re.compile(value, re.I)
         # "4 to 6", "4-6", and the suspended hyphen of "a 2- to 3-day stay"
         sep = rf"{OPT_SP}(?:(?:[-\u2013]{OPT_SP})?(?:to|through|or)(?:-(?=\w))?|-|\u2013|\u2014){OPT_SP}"  # "two-to-three"
@@ -148,7 +149,8 @@ class Grammar:
         }
         body = "|".join(f"(?P<{name}>{rx})" for name, rx in forms.items())
         times_sign = "|".join(map(re.escape, self.times_signs))
-        filler_word = r"(?!(?:of|the|in|for|and|or|to|with|who|that|a|an|are|is|were|was|per|each|every)\b)(?:[a-z][a-z-]{1,20}+|u\.s\.|u\.k\.)"  # "3,112 U.S. adults"
+        filler_word = (r"(?!(?:of|the|in|for|and|or|to|with|who|that|a|an|are|is|were|was|per|each|every)\b)"
+                       r"(?:[a-z][a-z-]{1,20}+|u\.s\.|u\.k\.)")  # "3,112 U.S. adults"
         unit = (rf"(?:{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{OPT_SP}){adjective}(?P<unit>{units})(?![\w%])"
                 rf"|(?P<times_sign>{times_sign})(?![\w%])"  # "20x", against the digits
                 rf"|(?:{SP}{filler_word}){{1,2}}{SP}(?P<cunit>{units})(?![\w%])"
@@ -333,7 +335,7 @@ class Grammar:
             values, form = [1, self.value_of(m.group("alternative_value"))], "range"
         second = self._second_end(m, values, unit) if m.group("second_unit") else None
         if m.group("between_word") and second is None:
-            return None  # "between" opens only a range with a unit after each end; else the value is read again from its start
+            return None  # "between" opens only a range with a unit after each end; the value is read again alone
         if m.group("second_unit"):
             if second is None:  # not a range in other units: the quantity ends at its own unit
                 return self._quantity(m, bound, "", values, unit, form, end=first_end)
