@@ -90,6 +90,12 @@ def layout(doc: Doc) -> Layout:
     return doc.user_data[KEY]
 
 
+def asks(sentence: str, openers) -> bool:
+    """Whether a sentence is a question that opens with one of ``openers`` ("How long does it last?")."""
+    words = sentence.split(maxsplit=1)
+    return sentence.rstrip().endswith("?") and bool(words) and words[0].lower() in openers
+
+
 def _heading_key(heading: str) -> str:
     """"12 Comments", "Leave a Reply:" -> "comments", "leave a reply"."""
     return " ".join(re.sub(r"[^a-z ]", " ", heading.lower()).split())

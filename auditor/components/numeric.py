@@ -19,7 +19,7 @@ from spacy.tokens import Doc
 
 from .. import reference
 from ..claims import CLAIM_SPANS, Claim
-from .layout import layout
+from .layout import asks, layout
 from .quantities import WORDS_BEFORE, Quantity, find_quantities, grammar
 from .segmenter import page_text
 
@@ -125,9 +125,8 @@ class NumericClaims:
                 continue  # readers' comments are not the provider's claims
             if (block.start if block is not None else -1) in examples or (block is None and self._opens_example(text, *sent)):
                 continue  # "Take, for example, a person 5'7" tall...": arithmetic that illustrates, not a claim
-            alone = text[sent[0]:sent[1]].strip(LABEL_PUNCTUATION) == text[q.start:q.end]
-            if category_of(q.unit) == "dose" and (alone or (block is not None and block.kind in ("heading", "title"))):
-                continue  # "Omega-3 1000mg Fish Oil", "500 mg" alone: a product's name or label, not a dose it claims
+            if block is not None and block.kind in ("heading", "title") and category_of(q.unit) == "dose":
+                continue  # "Omega-3 1000mg Fish Oil": a product's name, not a dose it claims
             span = doc.char_span(q.start, q.end, label="numeric", alignment_mode="expand")
             if span is None:
                 continue
@@ -198,12 +197,13 @@ class NumericClaims:
         sentence = text[sent[0]:sent[1]].lower()
         if any(w in sentence for w in self.not_claims.sentence_words):
             return True
-        if sentence.rstrip().endswith("?") and sentence.split(maxsplit=1)[0] in self.not_claims.question_openers:
+        if asks(sentence, self.not_claims.question_openers):
             return True
         if q.bound in self.not_claims.age_bounds and q.unit in grammar().unit_days:
             return True  # "adults 75 years and older": an age
-        if category_of(q.unit) == "dose" and any(w in sentence for w in self.not_claims.label_words):
-            return True
+        if category_of(q.unit) == "dose" and (any(w in sentence for w in self.not_claims.label_words)
+                                             or sentence.strip(LABEL_PUNCTUATION) == text[q.start:q.end].lower()):
+            return True  # a label: "Each capsule contains: ... 500 mg", or "500 mg" alone on its line
         if q.form == "article" and q.unit in grammar().countable:
             return True  # "over a session that lasts 30 minutes": a count of one, bounded or not, asserts nothing
         if (q.unit in ("people", "patients", "sessions") and q.low == 1 and q.high == 1 and not q.bound

@@ -21,7 +21,7 @@ from spacy.util import filter_spans
 from .. import reference
 from ..claims import CLAIM_SPANS, Claim
 from ..errors import RuleError
-from .layout import layout
+from .layout import asks, layout
 
 PATTERN_KEYS = {"id", "label", "pattern"}
 # categories that a preceding hedge or negation turns into advice or a denial
@@ -137,10 +137,7 @@ class PromotionalClaims:
 
     def _asserts_nothing(self, sentence: str) -> bool:
         """A disclaimer ("not intended to diagnose, treat, cure...") or a question ("Do implants last forever?")."""
-        if any(d in sentence.lower() for d in self.disclaimers):
-            return True
-        words = sentence.split(maxsplit=1)
-        return sentence.rstrip().endswith("?") and bool(words) and words[0].lower() in self.question_openers
+        return any(d in sentence.lower() for d in self.disclaimers) or asks(sentence, self.question_openers)
 
     def _pattern_matches(self, doc: Doc):
         """Matcher hits, looked for only in windows that start at a possible first word."""
@@ -168,17 +165,17 @@ class PromotionalClaims:
         ("one of the best trials"); or a phrase that names a measure ("cure rate")."""
         doc = span.doc
         following = doc[span.end].lower_ if span.end < len(doc) else ""
+        number_follows = span.end < len(doc) and doc[span.end].like_num
         if category != "comparative" and following in self.measure_nouns:
             return True  # "the cure rate is 99%": the name of a measure ("lower complication rates" compares)
         if (category == "comparative" and span.start > 1 and doc[span.start - 1].lower_ == "or"
                 and doc[span.start - 2].like_num):
             return True  # "6 or fewer sessions": a bound on a number, not a comparison
-        if (category == "comparative" and doc[span.end - 1].lower_ == "than" and span.end < len(doc)
-                and doc[span.end].like_num):
+        if category == "comparative" and doc[span.end - 1].lower_ == "than" and number_follows:
             return True  # "shorter than 10 days": a bound on a number, not a comparison
         # "the gold standard of study design", "for diagnosing", "one of the top three causes": the noun after
         # "of"/"for"/"in" or a number says what is the best
-        skip = following in ("of", "for", "in") or (span.end < len(doc) and doc[span.end].like_num)
+        skip = following in ("of", "for", "in") or number_follows
         named = doc[span.end + 1].lower_ if skip and span.end + 1 < len(doc) else following
         if category == "superlative" and (
                 any(t.lower_ in self.advice_depends for t in doc[span.end:span.end + DEPENDS_REACH])

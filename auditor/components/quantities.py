@@ -263,7 +263,7 @@ class Grammar:
         # "12+ months", "6 or more treatments", "10 years or more"
         after = m.group("plus") or " ".join((m.group("after_value") or m.group("after") or "").lower().split())
         unit_text = m.group("pct") or m.group("unit") or m.group("cunit") or m.group("of_these")
-        unit = self.unit_of.get(" ".join(unit_text.lower().split())) if unit_text else None
+        unit = self._unit_named(unit_text) if unit_text else None
         if m.group("times_sign"):
             unit = "times"
         if (m.group("cunit") or m.group("of_these")) and unit not in self.countable:
@@ -292,7 +292,7 @@ class Grammar:
                 return None  # "followed by a third visit": an ordinal
             v = self.fraction_value(m.group(form))
             if v is not None and form == "fraction_alone" and m.group("second_unit"):  # "one-half to one inch"
-                second_unit = self.unit_of.get(" ".join(m.group("second_unit").lower().split()))
+                second_unit = self._unit_named(m.group("second_unit"))
                 second = self._second_end(m, [v], second_unit)
                 if second is not None:
                     return self._quantity(m, bound, after, [v, second], second_unit, "range")
@@ -342,6 +342,10 @@ class Grammar:
             values, form = [values[0], second], "range"
         return self._quantity(m, bound, after, values, unit, form)
 
+    def _unit_named(self, text: str) -> str | None:
+        """The unit a written unit stands for ("Weeks" -> "week")."""
+        return self.unit_of.get(" ".join(text.lower().split()))
+
     @staticmethod
     def _body(m: re.Match) -> str:
         """The name of the form that matched the number itself."""
@@ -373,7 +377,7 @@ class Grammar:
             return None
         text = m.group("second_value")
         value = 1 if text.lower() in ("a", "an") else self.value_of(text)
-        second_unit = self.unit_of.get(" ".join(m.group("second_unit").lower().split()))
+        second_unit = self._unit_named(m.group("second_unit"))
         if value is None or second_unit is None:
             return None
         if unit in self.unit_days and second_unit in self.unit_days:
