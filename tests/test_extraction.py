@@ -70,6 +70,21 @@ def test_the_results_of_an_earlier_study_carry_its_evidence(claims_of):
     assert [c.evidence for c in claims_of(text) if c.kind == "numeric"] == ["study"]
 
 
+@pytest.mark.parametrize("result", [
+    "The treated group lost 12% of their body weight.",
+    "Participants took 400 mg of magnesium each night.",
+    "They also found that 30% of the patients slept longer.",
+    "Sleep improved in 60% of the adults enrolled.",
+    "Symptoms fell by 45% compared with placebo.",
+])
+def test_a_result_that_refers_to_the_study_before_carries_its_evidence(claims_of, result):
+    text = "A randomized trial followed 200 adults with insomnia for a year. " + result
+    numeric = [c for c in claims_of(text) if c.kind == "numeric" and c.text not in ("200 adults", "a year")]
+    assert numeric and {c.evidence for c in numeric} == {"study"}
+    unrelated = "A randomized trial followed 200 adults with insomnia for a year. In our clinic, 60% of patients sleep longer."
+    assert [c.evidence for c in claims_of(unrelated) if "60%" in c.text] == ["self_reported"]
+
+
 def test_a_sentence_adding_to_the_one_before_has_its_evidence(claims_of):
     text = "Clinical studies have demonstrated regrowth. Additionally, in 40% of men the hair thickens."
     assert [c.evidence for c in claims_of(text) if c.kind == "numeric"] == ["vague"]
