@@ -86,6 +86,10 @@ class PromotionalClaims:
         self.advice_possessive = {w.lower() for w in context["choosing_advice"]["possessive_before"]}
         self.superlative_not_before = {w.lower() for w in context["superlative_not_before"]}
         self.measure_nouns = {w.lower() for w in context["measure_nouns"]}
+        self.negated_openers = {w.lower() for w in context["negated_subject"]["openers"]}
+        self.copulas = {w.lower() for w in context["negated_subject"]["copulas"]}
+        self.risk_status_before = {w.lower() for w in context["risk_status_before"]}
+        self.safety_open_after = {w.lower() for w in context["safety_open_after"]}
         self.terminators = set(context["terminators"])
         self.disclaimers = tuple(d.lower() for d in context["disclaimers"])
         self.question_openers = {w.lower() for w in context["question_openers"]}
@@ -182,6 +186,10 @@ class PromotionalClaims:
                 or (span.start > 0 and doc[span.start - 1].lower_ in self.advice_possessive)
                 or following in self.superlative_not_before or named in self.superlative_not_before):
             return True
+        if category == "safety" and span.start > 0 and doc[span.start - 1].lower_ in self.risk_status_before:
+            return True  # "people at low risk of heart disease"
+        if self._subject_denied(doc, sent_start, span.start):
+            return True
         # a phrase that carries its own negation ("no downtime") is not denied by the one before it
         # ("no needles, no surgery, no downtime")
         negatable = category in NEGATABLE and doc[span.start].lower_ not in self.negation
@@ -195,12 +203,22 @@ class PromotionalClaims:
             # "not only" opens a phrase that denies nothing
             if negatable and word in self.negation and not _phrase_at(doc, i, self.pseudo_negation):
                 return True
+            if category == "safety" and word in self.safety_open_after:
+                return True
             if (category == "superlative" and word in self.choosing_verbs
                     and _phrase_at(doc, span.end, self.advice_after)):
                 return True
             i -= 1
         return False
 
+
+    def _subject_denied(self, doc: Doc, sent_start: int, span_start: int) -> bool:
+        """ "No procedure is risk-free": the sentence opens with a denied subject linked to the phrase by a copula."""
+        if doc[sent_start].lower_ not in self.negated_openers:
+            return False
+        between = [t.lower_ for t in doc[sent_start + 1:span_start]]
+        return (len(between) <= LOOK_BACK and any(w in self.copulas for w in between)
+                and not any(w == "," or w in self.terminators for w in between))
 
 def _phrase_at(doc: Doc, i: int, phrases: set[tuple[str, ...]]) -> bool:
     """One of the lower-cased word sequences starts at token ``i``."""
