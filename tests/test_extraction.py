@@ -85,6 +85,13 @@ def test_a_result_that_refers_to_the_study_before_carries_its_evidence(claims_of
     assert [c.evidence for c in claims_of(unrelated) if "60%" in c.text] == ["self_reported"]
 
 
+def test_a_part_of_the_group_before_has_its_evidence(claims_of):
+    text = "Half of our patients arrive with neck pain. Of those, about 70% also have headaches."
+    assert [c.evidence for c in claims_of(text) if c.text == "about 70%"] == ["self_reported"]
+    text = "A national survey asked new mothers about sleep. Of 1,500 mothers, 40% slept under five hours."
+    assert {c.evidence for c in claims_of(text) if c.text in ("1,500 mothers", "40%")} == {"study"}
+
+
 def test_a_sentence_adding_to_the_one_before_has_its_evidence(claims_of):
     text = "Clinical studies have demonstrated regrowth. Additionally, in 40% of men the hair thickens."
     assert [c.evidence for c in claims_of(text) if c.kind == "numeric"] == ["vague"]
@@ -189,6 +196,8 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("The laser is cleared for acne.[2] Most patients return to work in 2 weeks.", "none"),
     ("Studies showed relief in 75% of people.", "vague"),
     ("Researchers tested the extract on 40 adults.", "study"),
+    ("Some doctors argue that 15% of cases go unreported.", "vague"),
+    ("According to a registry of hip implants, 3% loosen within ten years.", "study"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
