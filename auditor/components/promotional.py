@@ -211,7 +211,6 @@ class PromotionalClaims:
             i -= 1
         return False
 
-
     def _subject_denied(self, doc: Doc, sent_start: int, span_start: int) -> bool:
         """ "No procedure is risk-free": the sentence opens with a denied subject linked to the phrase by a copula."""
         if doc[sent_start].lower_ not in self.negated_openers:
@@ -219,6 +218,7 @@ class PromotionalClaims:
         between = [t.lower_ for t in doc[sent_start + 1:span_start]]
         return (len(between) <= LOOK_BACK and any(w in self.copulas for w in between)
                 and not any(w == "," or w in self.terminators for w in between))
+
 
 def _phrase_at(doc: Doc, i: int, phrases: set[tuple[str, ...]]) -> bool:
     """One of the lower-cased word sequences starts at token ``i``."""
