@@ -126,7 +126,7 @@ class Grammar:
         units = _alternation(self.unit_of)
         adjective = rf"(?:(?:{_alternation(lexicon['unit_adjectives'])}){SP})?"  # "one full year"
         forms = {
-            "ratio": rf"{value}{SP}(?:out{SP}of|in(?:{SP}every)?|of{SP}every|(?P<bare_of>of)){SP}{value}\b",
+            "ratio": rf"{value}{SP}(?:out{SP}of(?:{SP}every)?|in(?:{SP}every)?|of{SP}every|(?P<bare_of>of)){SP}{value}\b",
             # "two-thirds of patients", "half the patients"
             "fraction": rf"(?:(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b|[{fraction_chars}])(?={SP}(?:of|the)\b)",
             "multiplier": (rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)"
@@ -161,7 +161,8 @@ class Grammar:
         # period"); "near-100%"
         not_period = "".join(rf"(?<!\b{re.escape(w)} )" for w in sorted(self.period_words))
         signs = "".join(map(re.escape, lexicon["bound_signs"]))
-        after_bound = rf"(?:(?<=[{signs}]){OPT_SP}|{SP}(?:{not_period}an?{SP}(?=\d))?|-(?=\d))"
+        # a comma after the bound word too: "it requires, at least, 3 months"
+        after_bound = rf"(?:(?<=[{signs}]){OPT_SP}|,?{SP}(?:{not_period}an?{SP}(?=\d))?|-(?=\d))"
         self.regex = re.compile(
             # "between" alone before the value only opens a range with a unit after each end
             rf"(?<![\w.,/\-\u2212])(?:(?P<between_word>between){SP})??(?:(?P<bound>{bounds}){after_bound})?(?:{body})"
