@@ -198,6 +198,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Researchers tested the extract on 40 adults.", "study"),
     ("Some doctors argue that 15% of cases go unreported.", "vague"),
     ("According to a registry of hip implants, 3% loosen within ten years.", "study"),
+    ("The peel is done in our office in 20 minutes.", "none"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
