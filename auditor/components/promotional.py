@@ -51,7 +51,8 @@ def make_promotional(nlp: Language, name: str, include_comments: bool):
 class PromotionalClaims:
     def __init__(self, nlp: Language, include_comments: bool = False):
         self.include_comments = include_comments
-        self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        # NORM folds typographic apostrophes, quotes and dashes: "won’t hurt" is the phrase "won't hurt"
+        self.phrases = PhraseMatcher(nlp.vocab, attr="NORM")
         for category, phrases in reference.lexicon("promotional").items():
             self.phrases.add(category, list(nlp.tokenizer.pipe(phrases)))
         self.matcher = Matcher(nlp.vocab)
