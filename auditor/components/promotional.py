@@ -197,7 +197,7 @@ class PromotionalClaims:
         i = span.start - 1
         while i >= max(sent_start, span.start - LOOK_BACK):
             word = doc[i].lower_
-            if word in self.terminators:
+            if word in self.terminators and not _aside(doc, i, self.negation):
                 break
             if category in WEAKENED_BY_HEDGE and word in self.weakening:
                 return True
@@ -219,6 +219,14 @@ class PromotionalClaims:
         between = [t.lower_ for t in doc[sent_start + 1:span_start]]
         return (len(between) <= LOOK_BACK and any(w in self.copulas for w in between)
                 and not any(w == "," or w in self.terminators for w in between))
+
+
+def _aside(doc: Doc, i: int, negation: set[str]) -> bool:
+    """A terminator word at ``i`` that does not end the clause: set off by commas ("does not, however, cure")
+    or "yet" after a negation ("has not yet received")."""
+    before = doc[i - 1].lower_ if i > 0 else ""
+    after = doc[i + 1].lower_ if i + 1 < len(doc) else ""
+    return (before == "," and after == ",") or (doc[i].lower_ == "yet" and before in negation)
 
 
 def _phrase_at(doc: Doc, i: int, phrases: set[tuple[str, ...]]) -> bool:
