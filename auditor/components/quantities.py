@@ -65,9 +65,9 @@ class Grammar:
         fraction_chars = "".join(map(re.escape, self.fraction_characters))
         self.digit_class = rf"[\d{fraction_chars}]"  # where a written number starts: a digit or "½"
         self.multipliers = {k.lower(): v for k, v in lexicon["multiplier_words"].items()}
-        self.multipliers_before_the = {k.lower(): v for k, v in lexicon["multiplier_words_before_the"].items()}
+        self.multipliers_before_determiner = {k.lower(): v for k, v in lexicon["multiplier_words_before_determiner"].items()}
         self.multiplier_verbs = {k.lower(): v for k, v in lexicon["multiplier_verbs"].items()}
-        self.multiplier_value = {**self.multipliers, **self.multipliers_before_the, **self.multiplier_verbs}
+        self.multiplier_value = {**self.multipliers, **self.multipliers_before_determiner, **self.multiplier_verbs}
         self.times_signs = list(lexicon["times_signs"])
         self.ordinals = {k.lower(): v for k, v in lexicon["ordinals"].items()}
         self.ordinal_nouns = {w.lower() for w in lexicon["ordinal_nouns"]}
@@ -106,7 +106,8 @@ class Grammar:
         scale = _alternation(self.scales)
         frac = _alternation(self.fractions)
         multiplier = _alternation(self.multipliers)
-        multiplier_before_the = _alternation(self.multipliers_before_the)
+        multiplier_before_determiner = _alternation(self.multipliers_before_determiner)
+        determiner = _alternation(lexicon["multiplier_determiners"])
         multiplier_verb = _alternation(self.multiplier_verbs)
         not_after_verb = _alternation(lexicon["multiplier_verbs_not_before"])
         digits = (r"(?:(?<![\w%])[-\u2212+])?(?:(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
@@ -130,7 +131,7 @@ class Grammar:
             # "two-thirds of patients", "half the patients"
             "fraction": rf"(?:(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b|[{fraction_chars}])(?={SP}(?:of|the)\b)",
             "multiplier": (rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)"
-                           rf"|\b(?:{multiplier_before_the})\b(?={SP}the\b)"
+                           rf"|\b(?:{multiplier_before_determiner})\b(?={SP}(?:{determiner})\b)"
                            rf"|\b(?:{multiplier_verb})\b(?!{SP}(?:{not_after_verb})\b)"),
             # "a half-inch incision": only a unit may follow (checked in parse)
             "fraction_unit": (rf"(?:(?:a|one)(?:-|{SP}))?(?:{_alternation(lexicon['fractions_before_unit'])})\b(?:{SP}an?\b)?"
@@ -183,7 +184,7 @@ class Grammar:
         # where a quantity can be: a digit, a number or fraction word, or a bound before "a"/"an";
         # the full grammar only runs in windows around these
         after_verb = "|".join(rf"(?<=\b{re.escape(v)} )" for v in sorted(self.article_verbs))
-        self.candidates = re.compile(rf"{self.digit_class}|\b(?:{num_w}|{frac}|{multiplier}|{multiplier_before_the}"
+        self.candidates = re.compile(rf"{self.digit_class}|\b(?:{num_w}|{frac}|{multiplier}|{multiplier_before_determiner}"
                                      rf"|{multiplier_verb}|(?:{bounds}){SP}an?"
                                      rf"|(?:{after_verb})an?)\b"
                                      # an ordinal only after "by the" / "within the" ("second" is a common word)
