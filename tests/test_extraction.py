@@ -205,6 +205,9 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Some doctors argue that 15% of cases go unreported.", "vague"),
     ("According to a registry of hip implants, 3% loosen within ten years.", "study"),
     ("The peel is done in our office in 20 minutes.", "none"),
+    ("We’ve found that 70% of clients sleep better.", "self_reported"),
+    ("In our own practice, 80% of patients improve.", "self_reported"),
+    ("In a six-month study, the treated group slept 40% longer.", "study"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]

@@ -25,6 +25,7 @@ REFERENCE_HEADING = re.compile(r"^\s*(?:references|sources|citations|bibliograph
 LOOK_BACK_SENTENCES = 3
 LIST_NUMBER = re.compile(r"[\[(]\d{1,3}[\])]$")
 LIST_INTRO_END = re.compile(r":\s*(?:[\[(]\d{1,3}[\])])?\s*$")  # "results:", "results:[1]"
+TYPOGRAPHIC_APOSTROPHES = str.maketrans("\u2019\u2018", "''")
 
 
 class EvidenceCues:
@@ -35,11 +36,12 @@ class EvidenceCues:
 
     def label(self, sentence: str) -> tuple[str, str]:
         """The strongest label the sentence's own cues support, and the cue text."""
+        folded = sentence.translate(TYPOGRAPHIC_APOSTROPHES)  # "we’ve seen" as "we've seen"; same offsets
         for label in LABELS:
-            for m in self.patterns[label].finditer(sentence):
+            for m in self.patterns[label].finditer(folded):
                 if label == "cited" and m.start() == 0 and LIST_NUMBER.match(m.group(0)):
                     continue  # "(1) Rest for a week" is list numbering, not a reference marker
-                return label, m.group(0).strip()
+                return label, sentence[m.start():m.end()].strip()
         return "none", ""
 
 
