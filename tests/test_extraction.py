@@ -230,6 +230,17 @@ def test_list_items_take_the_evidence_of_the_line_that_introduces_them(auditor):
     assert labels["6 months"] == "none"  # not a list item
 
 
+def test_paragraphs_take_the_evidence_of_the_line_that_introduces_them(auditor):
+    from auditor.ingest import read_text
+    text = ("Of 220 clients in our programme we found the following:\n\nBlood pressure fell by 9% in a month.\n\n"
+            "By the third month 15% had stopped a pill.\n\nMost adults sleep 7 hours.\n\nA new plan:\n\n"
+            "Our aim is to walk 30 minutes a day.\n")
+    labels = {c.text: c.evidence for c in auditor.claims(read_text(text, id="t")) if c.kind == "numeric"}
+    assert labels["9%"] == labels["15%"] == "self_reported"
+    assert labels["7 hours"] == "none"  # three paragraphs under the intro: too far
+    assert labels["30 minutes"] == "none"  # its intro line has no cue
+
+
 def test_hedges_and_negation_are_recorded(claims_of):
     [c] = [c for c in claims_of("Patients may typically need 4 to 6 weeks.") if c.kind == "numeric"]
     assert {"may", "typically"} <= set(c.hedges) and not c.negated

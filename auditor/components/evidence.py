@@ -25,6 +25,7 @@ REFERENCE_HEADING = re.compile(r"^\s*(?:references|sources|citations|bibliograph
 LOOK_BACK_SENTENCES = 3
 LIST_NUMBER = re.compile(r"[\[(]\d{1,3}[\])]$")
 LIST_INTRO_END = re.compile(r":\s*(?:[\[(]\d{1,3}[\])])?\s*$")  # "results:", "results:[1]"
+PARAGRAPHS_UNDER_INTRO = 2  # paragraphs after a line ending in a colon that it introduces
 TYPOGRAPHIC_APOSTROPHES = str.maketrans("\u2019\u2018", "''")
 
 
@@ -111,16 +112,27 @@ class EvidenceAttribution:
         return self._sentence_label(doc, lay, *earlier[0], page_host, cache) if earlier else ("none", "")
 
     def _list_intro(self, doc, lay, claim_start, page_host, cache) -> tuple[str, str]:
-        """The evidence of the line that introduces a list ("... showed these results:[1]"), for its items."""
+        """The evidence of the line that introduces a list ("... showed these results:[1]"), for its items, or
+        that introduces the paragraphs under it ("Of 349 patients we treated, we found the following:")."""
         i = bisect_right(lay._block_starts, claim_start) - 1
-        if i < 0 or lay.blocks[i].kind != "list_item":
+        if i < 0 or lay.blocks[i].kind not in ("list_item", "paragraph"):
             return "none", ""
-        while i >= 0 and lay.blocks[i].kind == "list_item":
+        if lay.blocks[i].kind == "list_item":
+            while i >= 0 and lay.blocks[i].kind == "list_item":
+                i -= 1
+        else:
+            first = max(i - PARAGRAPHS_UNDER_INTRO, 0)
             i -= 1
-        if i < 0 or not LIST_INTRO_END.search(lay.text, lay.blocks[i].start, lay.blocks[i].end):
+            while i > first and lay.blocks[i].kind == "paragraph" and not self._intro(lay, i):
+                i -= 1
+        if i < 0 or not self._intro(lay, i):
             return "none", ""
         s, e = lay.sentence(lay.blocks[i].end - 1)
         return self._sentence_label(doc, lay, s, e, page_host, cache)
+
+    @staticmethod
+    def _intro(lay, i: int) -> bool:
+        return bool(LIST_INTRO_END.search(lay.text, lay.blocks[i].start, lay.blocks[i].end))
 
     def _from_paragraph(self, doc, lay, sentence_start, page_host, cache) -> tuple[str, str]:
         """The evidence of the nearest earlier sentence in the same block (a study, a citation)."""
