@@ -17,7 +17,7 @@ from spacy.tokens import Doc
 
 from .. import reference
 from ..claims import CLAIM_SPANS
-from .layout import layout
+from .layout import fold_apostrophes, layout
 
 LABELS = ("cited", "study", "self_reported", "vague")  # strongest first
 REFERENCE_HEADING = re.compile(r"^\s*(?:references|sources|citations|bibliography|works cited|footnotes)\s*:?\s*$",
@@ -26,7 +26,6 @@ LOOK_BACK_SENTENCES = 3
 LIST_NUMBER = re.compile(r"[\[(]\d{1,3}[\])]$")
 LIST_INTRO_END = re.compile(r":\s*(?:[\[(]\d{1,3}[\])])?\s*$")  # "results:", "results:[1]"
 PARAGRAPHS_UNDER_INTRO = 2  # paragraphs after a line ending in a colon that it introduces
-TYPOGRAPHIC_APOSTROPHES = str.maketrans("\u2019\u2018", "''")
 
 
 class EvidenceCues:
@@ -37,7 +36,7 @@ class EvidenceCues:
 
     def label(self, sentence: str) -> tuple[str, str]:
         """The strongest label the sentence's own cues support, and the cue text."""
-        folded = sentence.translate(TYPOGRAPHIC_APOSTROPHES)  # "we’ve seen" as "we've seen"; same offsets
+        folded = fold_apostrophes(sentence)  # "we’ve seen" as "we've seen"
         for label in LABELS:
             for m in self.patterns[label].finditer(folded):
                 if label == "cited" and m.start() == 0 and LIST_NUMBER.match(m.group(0)):

@@ -90,6 +90,11 @@ def layout(doc: Doc) -> Layout:
     return doc.user_data[KEY]
 
 
+def fold_apostrophes(text: str) -> str:
+    """Typographic apostrophes as plain ones ("we’ve" -> "we've"), for matching word lists; offsets stay the same."""
+    return text.replace("\u2019", "'")
+
+
 def asks(sentence: str, openers) -> bool:
     """Whether a sentence is a question that opens with one of ``openers`` ("How long does it last?")."""
     words = sentence.split(maxsplit=1)

@@ -19,7 +19,7 @@ from spacy.tokens import Doc
 
 from .. import reference
 from ..claims import CLAIM_SPANS, Claim
-from .layout import asks, layout
+from .layout import asks, fold_apostrophes, layout
 from .quantities import WORDS_BEFORE, Quantity, find_quantities, grammar
 from .segmenter import page_text
 
@@ -64,7 +64,7 @@ class NotClaims:
         self.time_frame_nouns = frozenset(w.lower() for w in data["time_frame_nouns"])
         self.furniture_repeats = int(data["furniture_repeats"])
         self.count_of_one_kept = re.compile(data["count_of_one_kept_before"], re.I)
-        self.hypothetical_openers = tuple(w.lower().replace("\u2019", "'") for w in data["hypothetical_openers"])
+        self.hypothetical_openers = tuple(fold_apostrophes(w.lower()) for w in data["hypothetical_openers"])
 
 
 def _frame_text(duration: Quantity) -> str:
@@ -141,7 +141,7 @@ class NumericClaims:
         return doc
 
     def _opens_example(self, text: str, start: int, end: int) -> bool:
-        first_words = text[start:min(end, start + 40)].lstrip().lower().replace("\u2019", "'")
+        first_words = fold_apostrophes(text[start:min(end, start + 40)].lstrip().lower())
         return first_words.startswith(self.not_claims.hypothetical_openers)
 
     def _worked_examples(self, blocks, text: str) -> set[int]:
