@@ -127,7 +127,9 @@ class Grammar:
         units = _alternation(self.unit_of)
         adjective = rf"(?:(?:{_alternation(lexicon['unit_adjectives'])}){SP})?"  # "one full year"
         forms = {
-            "ratio": rf"{value}{SP}(?:out{SP}of(?:{SP}every)?|in(?:{SP}every)?|of{SP}every|(?P<bare_of>of)){SP}{value}\b",
+            # "one in a hundred": a scale word alone as the whole
+            "ratio": (rf"{value}{SP}(?:out{SP}of(?:{SP}every)?|in(?:{SP}every)?|of{SP}every|(?P<bare_of>of)){SP}"
+                      rf"(?:{value}|(?:an?{SP})?(?P<ratio_scale>{scale}))\b"),
             # "two-thirds of patients", "half the patients"
             "fraction": rf"(?:(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b|[{fraction_chars}])(?={SP}(?:of|the)\b)",
             "multiplier": (rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)"
@@ -282,6 +284,8 @@ class Grammar:
             values = [1]
         elif form == "ratio":
             values = self.values_in(m.group("ratio"))
+            if m.group("ratio_scale"):
+                values.append(self.scales[m.group("ratio_scale").lower()])
             if len(values) != 2 or not 0 < values[0] < values[1] or values[1] > 1e7 or 1900 <= values[1] <= 2100:
                 return None
             if unit is not None and unit not in self.countable - {"sessions"}:
