@@ -208,6 +208,10 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("We’ve found that 70% of clients sleep better.", "self_reported"),
     ("In our own practice, 80% of patients improve.", "self_reported"),
     ("In a six-month study, the treated group slept 40% longer.", "study"),
+    ("Several trials have reported that 55% of patients relapse.", "vague"),
+    ("Most reviews cite a failure rate of around 12% for the brace.", "vague"),
+    ("In study after study, 65% of smokers quit with the patch.", "vague"),
+    ("In our programme, 90% of members reach their goal weight.", "self_reported"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
