@@ -156,6 +156,8 @@ class Grammar:
                        r"(?:[a-z][a-z-]{1,20}+|u\.s\.|u\.k\.)")  # "3,112 U.S. adults"
         unit = (rf"(?:{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{OPT_SP}){adjective}(?P<unit>{units})(?![\w%])"
                 rf"|(?P<times_sign>{times_sign})(?![\w%])"  # "20x", against the digits
+                # "3 million suffer from migraine": millions who do something are people
+                rf"|(?<=illion)(?={SP}(?:{_alternation(lexicon['verbs_after_millions'])})\b)(?P<people_verb>)"
                 rf"|(?:{SP}{filler_word}){{1,2}}{SP}(?P<cunit>{units})(?![\w%])"
                 rf"|{SP}of{SP}(?:these|those){SP}(?P<of_these>{units})(?![\w%]))")  # "25,000 of these patients"
         bounds = _alternation(self.bound_kind)
@@ -270,6 +272,8 @@ class Grammar:
         unit = self._unit_named(unit_text) if unit_text else None
         if m.group("times_sign"):
             unit = "times"
+        if m.group("people_verb") is not None:
+            unit = "people"
         if (m.group("cunit") or m.group("of_these")) and unit not in self.countable:
             return None
         if form == "sample":
