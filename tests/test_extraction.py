@@ -212,6 +212,9 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Most reviews cite a failure rate of around 12% for the brace.", "vague"),
     ("In study after study, 65% of smokers quit with the patch.", "vague"),
     ("In our programme, 90% of members reach their goal weight.", "self_reported"),
+    ("Most clinicians report that 30% of children outgrow the allergy.", "vague"),
+    ("Our surgeons report that 97% of knees feel stable after a year.", "self_reported"),
+    ("The cream is clinically shown to fade 45% of dark spots.", "vague"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
