@@ -215,6 +215,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Most clinicians report that 30% of children outgrow the allergy.", "vague"),
     ("Our surgeons report that 97% of knees feel stable after a year.", "self_reported"),
     ("The cream is clinically shown to fade 45% of dark spots.", "vague"),
+    ("Hay fever affects 1 in 4 adults (NCBI).", "cited"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
