@@ -333,3 +333,16 @@ def test_spelled_out_patterns_match_what_the_matcher_matches():
         matcher.add(row["id"], [row["pattern"]])
         phrases.add(row["id"], [Doc(nlp.vocab, words=w) for w in _word_sequences(row["pattern"])])
     assert sorted(phrases(doc)) == sorted(matcher(doc))
+
+
+def test_a_pattern_id_used_twice_is_an_error(tmp_path, monkeypatch):
+    """Two rows with one id would join one Matcher key: reported instead of merged silently."""
+    from auditor import reference
+    from auditor.components import promotional
+    from auditor.errors import RuleError
+
+    row = '{"id": "safety.safe", "label": "safety", "pattern": [{"LOWER": "safe"}]}\n'
+    (tmp_path / "promotional.jsonl").write_text(row + row)
+    monkeypatch.setattr(reference, "path", lambda *parts: tmp_path / parts[-1])
+    with pytest.raises(RuleError, match="used twice"):
+        promotional.load_patterns()

@@ -39,6 +39,8 @@ def load_patterns() -> list[dict]:
         unknown = set(row) - PATTERN_KEYS
         if unknown or not PATTERN_KEYS <= set(row):
             raise RuleError(f"pattern rows need exactly {sorted(PATTERN_KEYS)}", str(file), line, "E206")
+        if any(r["id"] == row["id"] for r in rows):  # a second row would silently join the first's patterns
+            raise RuleError(f"pattern id {row['id']!r} is used twice", str(file), line, "E206")
         rows.append(row)
     return rows
 
