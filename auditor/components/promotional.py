@@ -92,7 +92,7 @@ class PromotionalClaims:
         self.negated_openers = {w.lower() for w in context["negated_subject"]["openers"]}
         self.copulas = {w.lower() for w in context["negated_subject"]["copulas"]}
         self.risk_status_before = {w.lower() for w in context["risk_status_before"]}
-        self.safety_open_after = {w.lower() for w in context["safety_open_after"]}
+        self.open_after = {category: {w.lower() for w in words} for category, words in context["open_after"].items()}
         self.terminators = set(context["terminators"])
         self.disclaimers = tuple(d.lower() for d in context["disclaimers"])
         self.question_openers = {w.lower() for w in context["question_openers"]}
@@ -206,7 +206,7 @@ class PromotionalClaims:
             # "not only" opens a phrase that denies nothing
             if negatable and word in self.negation and not _phrase_at(doc, i, self.pseudo_negation):
                 return True
-            if category == "safety" and word in self.safety_open_after:
+            if word in self.open_after.get(category, ()):
                 return True
             if (category == "superlative" and word in self.choosing_verbs
                     and _phrase_at(doc, span.end, self.advice_after)):
