@@ -28,7 +28,7 @@ UNIT_CATEGORY = {
     "percent": "rate", "fraction": "rate", "times": "multiplier",
     "people": "count", "patients": "count", "sessions": "count", "events": "count", "grafts": "count", "hairs": "count",
     "inch": "size", "cm": "size", "mm": "size", "cup_size": "size",
-    "mg": "dose", "mcg": "dose", "g": "dose", "ml": "dose", "iu": "dose", "units": "dose", "cfu": "dose",
+    "mg": "dose", "mcg": "dose", "g": "dose", "ml": "dose", "iu": "dose", "units": "dose", "cfu": "dose", "cells": "dose",
     "pound": "amount", "kg": "amount", "calorie": "amount", "liter": "amount", "gallon": "amount",
 }
 TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the first|by)\s*$", re.I)

@@ -88,6 +88,7 @@ class PromotionalClaims:
         self.advice_depends = {w.lower() for w in context["choosing_advice"]["depends"]}
         self.advice_possessive = {w.lower() for w in context["choosing_advice"]["possessive_before"]}
         self.superlative_not_before = {w.lower() for w in context["superlative_not_before"]}
+        self.rank_before_superlative = {w.lower() for w in context["rank_before_superlative"]}
         self.measure_nouns = {w.lower() for w in context["measure_nouns"]}
         self.negated_openers = {w.lower() for w in context["negated_subject"]["openers"]}
         self.copulas = {w.lower() for w in context["negated_subject"]["copulas"]}
@@ -189,6 +190,9 @@ class PromotionalClaims:
                 or (span.start > 0 and doc[span.start - 1].lower_ in self.advice_possessive)
                 or following in self.superlative_not_before or named in self.superlative_not_before):
             return True
+        if (category == "superlative" and span.start > 1 and doc[span.start - 1].text == "-"
+                and doc[span.start - 2].lower_ in self.rank_before_superlative):
+            return True  # "the second-leading surgical procedure": a rank
         if category == "safety" and span.start > 0 and doc[span.start - 1].lower_ in self.risk_status_before:
             return True  # "people at low risk of heart disease"
         if self._subject_denied(doc, sent_start, span.start):

@@ -125,11 +125,13 @@ class Grammar:
         # a percent sign or word after the first value too ("between 50 percent and 90 percent")
         pct = rf"(?:{OPT_SP}%|{SP}(?:{_alternation(f for f in lexicon['units']['percent'] if f != '%')})\b)?"
         units = _alternation(self.unit_of)
+        counted = _alternation(f for f, unit in self.unit_of.items() if unit in self.countable)
         adjective = rf"(?:(?:{_alternation(lexicon['unit_adjectives'])}){SP})?"  # "one full year"
         forms = {
             # "one in a hundred": a scale word alone as the whole
             "ratio": (rf"{value}{SP}(?:out{SP}of(?:{SP}every)?|in(?:{SP}every)?|of{SP}every|(?P<bare_of>of)){SP}"
-                      rf"(?:{value}|(?:an?{SP})?(?P<ratio_scale>{scale}))\b"),
+                      rf"(?:{value}|(?:an?{SP})?(?P<ratio_scale>{scale}))\b"
+                      rf"|\d{{1,6}}/\d{{1,6}}(?={SP}of{SP}(?:the{SP})?(?:{counted})(?![\w%]))"),  # "3/4 of patients"
             # "two-thirds of patients", "half the patients"
             "fraction": rf"(?:(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b|[{fraction_chars}])(?={SP}(?:of|the)\b)",
             "multiplier": (rf"\b(?:{multiplier})\b(?={SP}(?:as|the)\b)"
@@ -283,6 +285,8 @@ class Grammar:
             # only with a bound, an alternative, or after a verb of duration or "for"/"after"
             if unit is None or not (bound or after or m.group("alternative") or self._after_duration_verb(m, unit)):
                 return None
+            if not bound and self._after_rate_unit(m):
+                return None  # "10 minutes a day or longer": a rate, not a day
             if unit == "second" and self._before_noun(m):
                 return None  # "followed by a second cycle": an ordinal
             values = [1]
@@ -374,6 +378,12 @@ class Grammar:
     def _unit_before(self, m: re.Match) -> str | None:
         before = m.string[max(0, m.start() - 30):m.start()]
         return next((unit for rx, unit in self.unit_before if rx.search(before)), None)
+
+    def _after_rate_unit(self, m: re.Match) -> bool:
+        """Whether a time unit or "times" is the word before: "10 minutes a day", "3 times a week"."""
+        words = m.string[max(0, m.start() - 16):m.start()].split()
+        return bool(words) and (self.unit_of.get(words[-1].lower()) in self.unit_days
+                                or words[-1].lower() == "times")
 
     def _after_duration_verb(self, m: re.Match, unit: str) -> bool:
         if unit not in self.unit_days or unit in self.article_verbs_not_units:
