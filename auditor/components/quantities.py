@@ -23,7 +23,7 @@ OPT_SP = r"[ \t\u00a0]{0,3}+"
 
 # the forms of the number itself, in the grammar's order
 BODY_FORMS = ("ratio", "fraction", "multiplier", "fraction_unit", "fraction_alone", "sample",
-              "ordinal", "between", "from", "list", "pair", "range", "single", "article")
+              "ordinal", "unit_first", "between", "from", "list", "pair", "range", "single", "article")
 NEXT_WORD = re.compile(r"[ \t\u00a0]{1,3}([a-z][a-z-]{0,30})\b", re.I)
 SECOND_END_LINK = re.compile(r"[ \t\u00a0]*(?:to|through|and|-|\u2013)[ \t\u00a0]*$", re.I)
 # a dash between digits and a number word: "Study 2 - Thirty adults" is a label, then a count
@@ -94,6 +94,7 @@ class Grammar:
         self.start_words = (first_words | {w.rstrip(".") for w in first_words}
                             # "(N= 41)": the tokenizer keeps "=" on the n
                             | {"between", "from", "the", "n", "n=", "a", "an", "one"}
+                            | {w.lower() for w in lexicon["units_before_range"]}
                             | {w for phrase in self.number_like_words for w in phrase.split()})
         self.unit_days = lexicon["unit_days"]
         self.article_verbs = {w.lower() for w in lexicon["article_after_verbs"]}
@@ -144,6 +145,9 @@ class Grammar:
             "fraction_alone": rf"(?:(?:{num_w}|a|one)(?:-|{SP}))?(?:{frac})\b(?!-|{SP}an?{SP}(?:{scale})\b)",
             "sample": rf"\bn{OPT_SP}={OPT_SP}{digits}",  # a study's size: "(n=1,423)"
             "ordinal": rf"the{SP}(?:{_alternation(self.ordinals)}|\d{{1,2}}(?:st|nd|rd|th))\b",  # "by the sixth week"
+            # "in weeks 2-3", "from months 6 to 12": a period named before its range of digits
+            "unit_first": (rf"(?P<unit_first_name>{_alternation(lexicon['units_before_range'])}){SP}"
+                           rf"(?P<unit_first_values>(?=\d){value}{sep}(?=\d){value})"),
             "between": rf"between{SP}{value}{pct}{SP}and{SP}{value}",
             "from": rf"from{SP}{value}{pct}{SP}(?:to|-|\u2013){SP}{value}",
             "list": rf"{value}(?:{OPT_SP},{OPT_SP}{value}){{1,8}}+{OPT_SP},?{OPT_SP}(?:or|and){SP}(?:(?:{fillers}){SP})?{value}",
@@ -321,6 +325,11 @@ class Grammar:
                 return None  # "the first week" alone is a moment, "within the first weeks" no number
             word = m.group(form).split()[-1].lower()
             values, form = [self.ordinals.get(word) or int(word[:-2])], "single"
+        elif form == "unit_first":
+            values = self.values_in(m.group("unit_first_values"))
+            if unit is not None or len(values) != 2:
+                return None  # "weeks 2-3%": the unit after the range is the quantity's
+            return self._quantity(m, bound, after, values, self._unit_named(m.group("unit_first_name")), "range")
         elif form == "fraction_unit":
             if unit is None or unit == "percent":
                 return None
