@@ -90,6 +90,7 @@ class PromotionalClaims:
         self.superlative_not_before = {w.lower() for w in context["superlative_not_before"]}
         self.rank_before_superlative = {w.lower() for w in context["rank_before_superlative"]}
         self.measure_nouns = {w.lower() for w in context["measure_nouns"]}
+        self.measure_nouns_before_of = {w.lower() for w in context["measure_nouns_before_of"]}
         self.negated_openers = {w.lower() for w in context["negated_subject"]["openers"]}
         self.copulas = {w.lower() for w in context["negated_subject"]["copulas"]}
         self.risk_status_before = {w.lower() for w in context["risk_status_before"]}
@@ -176,6 +177,9 @@ class PromotionalClaims:
         number_follows = span.end < len(doc) and doc[span.end].like_num
         if category != "comparative" and following in self.measure_nouns:
             return True  # "the cure rate is 99%": the name of a measure ("lower complication rates" compares)
+        if (category != "comparative" and span.start > 1 and doc[span.start - 1].lower_ == "of"
+                and doc[span.start - 2].lower_ in self.measure_nouns_before_of):
+            return True  # "the share of cured patients": what a measure counts
         if (category == "comparative" and span.start > 1 and doc[span.start - 1].lower_ == "or"
                 and doc[span.start - 2].like_num):
             return True  # "6 or fewer sessions": a bound on a number, not a comparison
