@@ -223,6 +223,11 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("According to sleep medicine experts, adults need 7 hours of sleep.", "vague"),
     ("Research from several universities shows that 60% of runners overpronate.", "vague"),
     ("An early Swedish study put the healing rate at 81%.", "study"),
+    ("In a 2020 study, 64% of runners recovered.", "study"),  # a year alone names no study
+    ("A 2020 study by the University of Leeds found 64% recovered.", "cited"),
+    ("I have documented 14 patients who needed a second course.", "self_reported"),
+    ("It is also estimated that 15% of adults grind their teeth.", "vague"),
+    ("A further study showed a 25% drop in flare-ups.", "study"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]

@@ -27,6 +27,7 @@ from .segmenter import page_text
 UNIT_CATEGORY = {
     "percent": "rate", "fraction": "rate", "times": "multiplier",
     "people": "count", "patients": "count", "sessions": "count", "events": "count", "grafts": "count", "hairs": "count",
+    "studies": "count",
     "inch": "size", "cm": "size", "mm": "size", "cup_size": "size",
     "mg": "dose", "mcg": "dose", "g": "dose", "ml": "dose", "iu": "dose", "units": "dose", "cfu": "dose", "cells": "dose",
     "pound": "amount", "kg": "amount", "calorie": "amount", "liter": "amount", "gallon": "amount",

@@ -4,7 +4,7 @@ The grammar is one regular expression assembled from ``reference/lexicons/quanti
 the lexicon holds every word, this module only the shape of a quantity:
 
     [bound] VALUE [+ | bound-after] [adjective] [unit] [to VALUE time-unit] [bound-after]
-    VALUE: single | range | list | ratio | fraction | multiplier
+    VALUE: single | range | list | ratio | fraction | multiplier | unit-first range ("weeks 2-3")
 
 Every repetition in the grammar is bounded or possessive, so matching stays linear on
 hostile text (long runs of digits, spaces or dashes).
@@ -24,6 +24,7 @@ OPT_SP = r"[ \t\u00a0]{0,3}+"
 # the forms of the number itself, in the grammar's order
 BODY_FORMS = ("ratio", "fraction", "multiplier", "fraction_unit", "fraction_alone", "sample",
               "ordinal", "unit_first", "between", "from", "list", "pair", "range", "single", "article")
+YEAR = re.compile(r"(?:19|20)\d{2}")
 NEXT_WORD = re.compile(r"[ \t\u00a0]{1,3}([a-z][a-z-]{0,30})\b", re.I)
 SECOND_END_LINK = re.compile(r"[ \t\u00a0]*(?:to|through|and|-|\u2013)[ \t\u00a0]*$", re.I)
 # a dash between digits and a number word: "Study 2 - Thirty adults" is a label, then a count
@@ -50,7 +51,8 @@ def _alternation(words) -> str:
 
 
 def _number(value: float) -> float | int:
-    value = round(value, 4)
+    # four decimals, or four significant digits for a small share ("1 in 100,000" is 0.00001, not 0)
+    value = round(value, 4) if abs(value) >= 0.001 else float(f"{value:.4g}")
     return int(value) if value == int(value) and abs(value) < 1e15 else value
 
 
@@ -282,6 +284,8 @@ class Grammar:
             unit = "people"
         if (m.group("cunit") or m.group("of_these")) and unit not in self.countable:
             return None
+        if m.group("cunit") and YEAR.fullmatch(m.group(form) or ""):
+            return None  # "a review in 2016 found patients ...": a year, not a count
         if form == "sample":
             unit = unit or "patients"
         if form == "article":
@@ -291,6 +295,8 @@ class Grammar:
                 return None
             if not bound and self._after_rate_unit(m):
                 return None  # "10 minutes a day or longer": a rate, not a day
+            if re.match(r"-[a-z]", m.string[m.end():m.end() + 2], re.I):
+                return None  # "carried by a day-active sandfly": a compound word, not a day
             if unit == "second" and self._before_noun(m):
                 return None  # "followed by a second cycle": an ordinal
             values = [1]
