@@ -347,6 +347,21 @@ def test_spelled_out_patterns_match_what_the_matcher_matches():
     assert sorted(phrases(doc)) == sorted(matcher(doc))
 
 
+def test_matcher_windows_find_what_the_whole_text_gives(auditor):
+    """The Matcher runs only in windows that can hold a match (a first word, a next word, a last word): the same
+    matches as running it over every token, on every test sentence and the sample pages."""
+    proc = auditor.nlp.get_pipe("auditor_promotional")
+    sentences = [c[0] for c in CASES["promotional"]] + CASES["not_promotional"] + [c[0] for c in CASES["numeric"]]
+    pages = [p.read_text(encoding="utf-8") for p in sorted((Path(__file__).parents[1] / "corpus").iterdir())]
+    found = 0
+    for text in [" ".join(sentences), *pages]:
+        doc = auditor.nlp.make_doc(text)
+        whole = sorted(proc.matcher(doc))
+        assert sorted(proc._pattern_matches(doc)) == whole
+        found += len(whole)
+    assert found > 50 and proc.second_words and proc.needs_closing  # the filters are in use and matches are made
+
+
 def test_a_pattern_id_used_twice_is_an_error(tmp_path, monkeypatch):
     """Two rows with one id would join one Matcher key: reported instead of merged silently."""
     from auditor import reference

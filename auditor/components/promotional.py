@@ -72,13 +72,28 @@ class PromotionalClaims:
         # the Matcher costs time on every token: run it only near tokens that can start a pattern
         first_words = [_first_words(row["pattern"]) for row in patterns]
         self.match_everywhere = any(words is None for words in first_words)
-        # how far a window reaches from each word a pattern can start with: its longest pattern
+        # how far a window reaches from each word a pattern can start with: its longest pattern; and, when every
+        # pattern from that word names them, the words it must go on with and end on ("results" opens no window
+        # in "results vary")
         self.reach = {}
+        closing: dict[int, set[str] | None] = {}
+        second: dict[int, set[str] | None] = {}
         for row, words in zip(patterns, first_words):
+            last_words = _closing_words(row["pattern"])
+            next_words = _second_words(row["pattern"])
             for w in words or []:
                 h = nlp.vocab.strings.add(w)
                 self.reach[h] = max(self.reach.get(h, 0), len(row["pattern"]))
+                known = closing.get(h, set())
+                closing[h] = None if known is None or last_words is None else known | set(last_words)
+                known = second.get(h, set())
+                second[h] = None if known is None or next_words is None else known | set(next_words)
         self.trigger_hashes = numpy.array(sorted(self.reach), dtype="uint64")
+        self.needs_closing = {h for h, words in closing.items() if words is not None}
+        self.second_words = {h: {nlp.vocab.strings.add(w) for w in words} for h, words in second.items()
+                             if words is not None}
+        self.closing_hashes = numpy.array(sorted({nlp.vocab.strings.add(w) for words in closing.values()
+                                                  for w in words or ()}), dtype="uint64")
         context = reference.lexicon("context")
         self.weakening = {w.lower() for w in context["weakening_hedges"]}
         self.negation = {w.lower() for w in context["negation"] if " " not in w}
@@ -155,9 +170,16 @@ class PromotionalClaims:
             return
         lower = doc.to_array([LOWER]).reshape(-1)
         starts = numpy.flatnonzero(numpy.isin(lower, self.trigger_hashes))
+        # closers[k]: how many closing words stand before token k
+        closers = numpy.concatenate(([0], numpy.cumsum(numpy.isin(lower, self.closing_hashes))))
         window_start = window_end = -1
         for i in starts.tolist() + [None]:
             end = None if i is None else min(i + self.reach[int(lower[i])], len(doc))
+            if i is not None and int(lower[i]) in self.needs_closing and closers[end] == closers[i + 1]:
+                continue  # no word a pattern from here could end on
+            if i is not None and int(lower[i]) in self.second_words and (
+                    i + 1 >= len(doc) or int(lower[i + 1]) not in self.second_words[int(lower[i])]):
+                continue  # not followed by a word a pattern from here goes on with
             if i is not None and i <= window_end:
                 window_end = max(window_end, end)
                 continue
@@ -272,11 +294,33 @@ def _word_sequences(pattern: list[dict]) -> list[list[str]] | None:
     return [words for words in sequences if words]
 
 
+def _closing_words(pattern: list[dict]) -> list[str] | None:
+    """Lower-case words the pattern's last required token after the first must be, or None when that token can be
+    anything (or there is none)."""
+    for spec in reversed(pattern[1:]):
+        if spec.get("OP") in ("?", "*"):
+            continue
+        return _lower_words(spec) if spec.get("OP") in (None, "+") else None
+    return None
+
+
+def _second_words(pattern: list[dict]) -> list[str] | None:
+    """Lower-case words the pattern's second token must be, or None when it can be anything or left out."""
+    if len(pattern) < 2 or "OP" in pattern[1]:
+        return None
+    return _lower_words(pattern[1])
+
+
 def _first_words(pattern: list[dict]) -> list[str] | None:
     """Lower-case words the pattern's first token must be, or None when it can be anything."""
     spec = pattern[0] if pattern else {}
     if spec.get("OP") in ("?", "*"):
         return None
+    return _lower_words(spec)
+
+
+def _lower_words(spec: dict) -> list[str] | None:
+    """The lower-case words a token spec allows (other attributes only narrow it), or None when it names none."""
     value = spec.get("LOWER")
     if isinstance(value, str):
         return [value]
