@@ -228,6 +228,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("I have documented 14 patients who needed a second course.", "self_reported"),
     ("It is also estimated that 15% of adults grind their teeth.", "vague"),
     ("A further study showed a 25% drop in flare-ups.", "study"),
+    ("Last year 61% of clients gave birth without an epidural.", "self_reported"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
