@@ -251,6 +251,19 @@ def test_list_items_take_the_evidence_of_the_line_that_introduces_them(auditor):
     assert labels["6 months"] == "none"  # not a list item
 
 
+def test_a_source_line_after_a_list_or_paragraph_cites_it(auditor):
+    """ "Reference: The Lancet (2017)" on its own line closing a list, or right after a paragraph, gives the items and
+    the paragraph before it; not a paragraph further up, nor a line that names no source."""
+    from auditor.ingest import read_text
+
+    text = ("Results of the program:\n\n  • 46% were in remission at one year.\n  • 38% came off insulin within 6 months.\n"
+            "  • Reference: The Lancet (2017)\n\nAbout 20% of adults snore.\n\nSource: Mayo Clinic sleep guide\n\n"
+            "Around 30% of people have flat feet.\n\nOur clinic sees 40 patients a day.\n\nSources: see our blog\n")
+    evidence = {c.text: c.evidence for c in auditor.claims(read_text(text, id="s")) if c.kind == "numeric"}
+    assert evidence["46%"] == evidence["38%"] == evidence["About 20%"] == "cited"
+    assert evidence["Around 30%"] == evidence["40 patients"] == "none"
+
+
 def test_paragraphs_take_the_evidence_of_the_line_that_introduces_them(auditor):
     from auditor.ingest import read_text
     text = ("Of 220 clients in our programme we found the following:\n\nBlood pressure fell by 9% in a month.\n\n"

@@ -26,6 +26,8 @@ LOOK_BACK_SENTENCES = 3
 LIST_NUMBER = re.compile(r"[\[(]\d{1,3}[\])]$")
 LIST_INTRO_END = re.compile(r":\s*(?:[\[(]\d{1,3}[\])])?\s*$")  # "results:", "results:[1]"
 PARAGRAPHS_UNDER_INTRO = 2  # paragraphs after a line ending in a colon that it introduces
+SOURCE_LINE = re.compile(r"(?i:sources?|references?|citations?)[ \t]{0,3}:[ \t]{0,3}(?:[A-Z]|https?://|www\.)")  # "Reference: The Lancet (2017)"
+ITEMS_BEFORE_SOURCE = 4  # list items before a source line that it gives
 
 
 class EvidenceCues:
@@ -77,6 +79,8 @@ class EvidenceAttribution:
                 label, cue = self._previous_sentence(doc, lay, claim.sentence_start, page_host, by_sentence)
             if label == "none":  # "The trials showed [1]:" and a list of results under it
                 label, cue = self._list_intro(doc, lay, claim.start, page_host, by_sentence)
+            if label == "none":  # "• 46% were in remission at a year." and then "• Reference: The Lancet (2017)"
+                label, cue = _source_line_after(lay, claim.start)
             marker = _marker_number(cue) if label == "cited" else ""
             if marker:
                 references = _reference_entries(lay.text) if references is None else references
@@ -140,6 +144,21 @@ class EvidenceAttribution:
             if label in ("cited", "study"):
                 return label, cue
         return "none", ""
+
+
+def _source_line_after(lay, claim_start: int) -> tuple[str, str]:
+    """A source named on its own line right after the claim's paragraph, or a few list items after the claim's
+    item in the same list: the claim is cited."""
+    i = bisect_right(lay._block_starts, claim_start) - 1
+    if i < 0 or lay.blocks[i].kind not in ("list_item", "paragraph"):
+        return "none", ""
+    reach = ITEMS_BEFORE_SOURCE if lay.blocks[i].kind == "list_item" else 1
+    for block in lay.blocks[i + 1:i + 1 + reach]:
+        if SOURCE_LINE.match(lay.text, block.start, block.end):
+            return "cited", lay.text[block.start:block.end].strip()[:300]
+        if block.kind != "list_item":
+            break  # a source line may close a list, not reach over another paragraph
+    return "none", ""
 
 
 def _earlier_in_block(lay, sentence_start: int, n: int) -> list[tuple[int, int]]:
