@@ -229,6 +229,8 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("It is also estimated that 15% of adults grind their teeth.", "vague"),
     ("A further study showed a 25% drop in flare-ups.", "study"),
     ("Last year 61% of clients gave birth without an epidural.", "self_reported"),
+    ("A double blind study found a 28% drop in redness.", "study"),
+    ("Dermatologists recommend a cream with at least 2% salicylic acid.", "vague"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
