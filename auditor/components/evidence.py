@@ -117,8 +117,8 @@ class EvidenceAttribution:
     def _list_intro(self, doc, lay, claim_start, page_host, cache) -> tuple[str, str]:
         """The evidence of the line that introduces a list ("... showed these results:[1]"), for its items, or
         that introduces the paragraphs under it ("Of 349 patients we treated, we found the following:")."""
-        i = bisect_right(lay._block_starts, claim_start) - 1
-        if i < 0 or lay.blocks[i].kind not in ("list_item", "paragraph"):
+        i = _text_block(lay, claim_start)
+        if i < 0:
             return "none", ""
         if lay.blocks[i].kind == "list_item":
             while i >= 0 and lay.blocks[i].kind == "list_item":
@@ -146,11 +146,17 @@ class EvidenceAttribution:
         return "none", ""
 
 
+def _text_block(lay, position: int) -> int:
+    """The index of the paragraph or list item holding ``position``, or -1 (a heading, a table cell, no block)."""
+    i = bisect_right(lay._block_starts, position) - 1
+    return i if i >= 0 and lay.blocks[i].kind in ("list_item", "paragraph") else -1
+
+
 def _source_line_after(lay, claim_start: int) -> tuple[str, str]:
     """A source named on its own line right after the claim's paragraph, or a few list items after the claim's
     item in the same list: the claim is cited."""
-    i = bisect_right(lay._block_starts, claim_start) - 1
-    if i < 0 or lay.blocks[i].kind not in ("list_item", "paragraph"):
+    i = _text_block(lay, claim_start)
+    if i < 0:
         return "none", ""
     reach = ITEMS_BEFORE_SOURCE if lay.blocks[i].kind == "list_item" else 1
     for block in lay.blocks[i + 1:i + 1 + reach]:

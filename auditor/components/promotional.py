@@ -172,22 +172,28 @@ class PromotionalClaims:
         starts = numpy.flatnonzero(numpy.isin(lower, self.trigger_hashes))
         # closers[k]: how many closing words stand before token k
         closers = numpy.concatenate(([0], numpy.cumsum(numpy.isin(lower, self.closing_hashes))))
-        window_start = window_end = -1
+        window_start = window_end = end = -1
         for i in starts.tolist() + [None]:
-            end = None if i is None else min(i + self.reach[int(lower[i])], len(doc))
-            if i is not None and int(lower[i]) in self.needs_closing and closers[end] == closers[i + 1]:
-                continue  # no word a pattern from here could end on
-            if i is not None and int(lower[i]) in self.second_words and (
-                    i + 1 >= len(doc) or int(lower[i + 1]) not in self.second_words[int(lower[i])]):
-                continue  # not followed by a word a pattern from here goes on with
-            if i is not None and i <= window_end:
-                window_end = max(window_end, end)
-                continue
+            if i is not None:
+                first = int(lower[i])
+                end = min(i + self.reach[first], len(doc))
+                if not self._may_match_from(first, i, end, lower, closers):
+                    continue
+                if i <= window_end:
+                    window_end = max(window_end, end)
+                    continue
             if window_end > window_start >= 0:
                 for match_id, s, e in self.matcher(doc[window_start:window_end]):
                     yield match_id, s + window_start, e + window_start
-            if i is not None:
-                window_start, window_end = i, end
+            window_start, window_end = i, end
+
+    def _may_match_from(self, first: int, i: int, end: int, lower, closers) -> bool:
+        """Whether a pattern from the word at ``i`` can go on with its next word and end before ``end`` on one of
+        its last words (when the patterns from that word name them)."""
+        if first in self.needs_closing and closers[end] == closers[i + 1]:
+            return False
+        following = self.second_words.get(first)
+        return following is None or (i + 1 < len(lower) and int(lower[i + 1]) in following)
 
     def _weakened(self, span: Span, category: str, sent_start: int) -> bool:
         """A hedge ("may help"), a negation ("no cure", "not guaranteed") or a verb of choosing before a

@@ -25,6 +25,7 @@ OPT_SP = r"[ \t\u00a0]{0,3}+"
 BODY_FORMS = ("ratio", "fraction", "multiplier", "fraction_unit", "fraction_alone", "sample",
               "ordinal", "unit_first", "between", "from", "list", "pair", "range", "single", "article")
 YEAR = re.compile(r"(?:19|20)\d{2}")
+COMPOUND_AFTER = re.compile(r"-[a-z]", re.I)  # "a day-active sandfly": the unit opens a compound word
 NEXT_WORD = re.compile(r"[ \t\u00a0]{1,3}([a-z][a-z-]{0,30})\b", re.I)
 SECOND_END_LINK = re.compile(r"[ \t\u00a0]*(?:to|through|and|-|\u2013)[ \t\u00a0]*$", re.I)
 # a dash between digits and a number word: "Study 2 - Thirty adults" is a label, then a count
@@ -48,6 +49,12 @@ def _alternation(words) -> str:
     """Regex alternation of words, longest first, spaces matching any short run of spaces."""
     parts = sorted({w.lower() for w in words}, key=len, reverse=True)
     return "|".join(re.escape(p).replace(r"\ ", SP) for p in parts)
+
+
+def _word_before(m: re.Match) -> str:
+    """The lower-cased word right before a match ("" at the start of the text)."""
+    words = m.string[max(0, m.start() - 16):m.start()].split()
+    return words[-1].lower() if words else ""
 
 
 def _number(value: float) -> float | int:
@@ -295,7 +302,7 @@ class Grammar:
                 return None
             if not bound and self._after_rate_unit(m):
                 return None  # "10 minutes a day or longer": a rate, not a day
-            if re.match(r"-[a-z]", m.string[m.end():m.end() + 2], re.I):
+            if COMPOUND_AFTER.match(m.string, m.end()):
                 return None  # "carried by a day-active sandfly": a compound word, not a day
             if unit == "second" and self._before_noun(m):
                 return None  # "followed by a second cycle": an ordinal
@@ -396,15 +403,13 @@ class Grammar:
 
     def _after_rate_unit(self, m: re.Match) -> bool:
         """Whether a time unit or "times" is the word before: "10 minutes a day", "3 times a week"."""
-        words = m.string[max(0, m.start() - 16):m.start()].split()
-        return bool(words) and (self.unit_of.get(words[-1].lower()) in self.unit_days
-                                or words[-1].lower() == "times")
+        word = _word_before(m)
+        return self._unit_named(word) in self.unit_days or word == "times"
 
     def _after_duration_verb(self, m: re.Match, unit: str) -> bool:
         if unit not in self.unit_days or unit in self.article_verbs_not_units:
             return False
-        words = m.string[max(0, m.start() - 12):m.start()].split()
-        return bool(words) and words[-1].lower() in self.article_verbs
+        return _word_before(m) in self.article_verbs
 
     def _second_end(self, m: re.Match, values: list[float], unit: str) -> float | None:
         """The far end of "six months to a year" in the first end's unit (12 months), or of "5 mg to 10 mg", or None."""
