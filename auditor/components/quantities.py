@@ -121,7 +121,8 @@ class Grammar:
         multiplier_verb = _alternation(self.multiplier_verbs)
         not_after_verb = _alternation(lexicon["multiplier_verbs_not_before"])
         digits = (r"(?:(?<![\w%])[-\u2212+])?(?:(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
-                  rf"(?:[ \u00a0]?[{fraction_chars}])?|[{fraction_chars}])")  # "1½", "1 ½"
+                  rf"(?:[ \u00a0]?[{fraction_chars}])?|[{fraction_chars}]"  # "1½", "1 ½"
+                  r"|(?<![\w.,])\.\d{1,6}+)")  # ".02%": a leading point
         # "twenty-five", "one hundred and thirty-five": the tail is tried after the first word, which is cheap
         hundreds = rf"{SP}hundred(?:{SP}and)?{SP}(?:{num_w})(?:-(?:{num_w}))?\b(?!{SP}hundred\b)"
         word_num = rf"\b(?:{num_w})(?:{hundreds}|(?:-|{SP})(?:{num_w}))?\b"
@@ -139,7 +140,7 @@ class Grammar:
         adjective = rf"(?:(?:{_alternation(lexicon['unit_adjectives'])}){SP})?"  # "one full year"
         forms = {
             # "one in a hundred": a scale word alone as the whole
-            "ratio": (rf"{value}{SP}(?:out{SP}of(?:{SP}every)?|in(?:{SP}every)?|of{SP}every|(?P<bare_of>of)){SP}"
+            "ratio": (rf"{value}{SP}(?:out{SP}of(?:{SP}every)?|(?:in|per)(?:{SP}every)?|of{SP}every|(?P<bare_of>of)){SP}"
                       rf"(?:{value}|(?:an?{SP})?(?P<ratio_scale>{scale}))\b"
                       rf"|\d{{1,6}}/\d{{1,6}}(?={SP}of{SP}(?:the{SP})?(?:{counted})(?![\w%]))"),  # "3/4 of patients"
             # "two-thirds of patients", "half the patients"
@@ -239,7 +240,7 @@ class Grammar:
             t, extra = t[:-1], extra + self.fraction_characters[t[-1]]
             if not t:
                 return extra, scale
-        if t and (t[0].isdigit() or t[0] in "+-"):
+        if t and (t[0].isdigit() or t[0] in "+-."):
             try:
                 base = float(t.replace(",", ""))
             except ValueError:
@@ -313,8 +314,8 @@ class Grammar:
                 values.append(self.scales[m.group("ratio_scale").lower()])
             if len(values) != 2 or not 0 < values[0] < values[1] or values[1] > 1e7 or 1900 <= values[1] <= 2100:
                 return None
-            if unit is not None and unit not in self.countable - {"sessions"}:
-                return None  # "2 in 3 weeks" is not a ratio
+            if unit is not None and (unit not in self.countable or unit == "sessions" and m.group("bare_of")):
+                return None  # "2 in 3 weeks" is not a ratio, nor "one of three sessions"
             if m.group("bare_of") and unit is None:
                 return None  # "7 of 10 patients" is a ratio, "one of three options" is not
             return self._quantity(m, bound, after, [values[0] / values[1]], "fraction", "ratio", end=first_end)
