@@ -231,6 +231,18 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Last year 61% of clients gave birth without an epidural.", "self_reported"),
     ("A double blind study found a 28% drop in redness.", "study"),
     ("Dermatologists recommend a cream with at least 2% salicylic acid.", "vague"),
+    # held-out rounds 74-79
+    ("Dr. Maria Lopez has performed over 3,000 vein procedures.", "self_reported"),
+    ("Reported rates of numbness after the block are near 5%.", "vague"),
+    ("Patient-reported itch fell by 30% after the cream.", "none"),
+    ("Nearly 80% of the children we see sleep through the night.", "self_reported"),
+    ("In a university study, toddlers gained 40% more words.", "study"),
+    ("We have a 98% success rate with this repair.", "self_reported"),
+    ("Our 30-day readmission rate is 2%.", "self_reported"),
+    ("In a large, long term study, 62% stayed in remission.", "study"),
+    ("The British Thyroid Foundation reports that 5% of adults have an underactive thyroid.", "cited"),
+    ("About 40% of patients relapse (J. Smith, K. Lee; Sleep Med. 2015).", "cited"),
+    ("The average guest stays with us for about 12 days.", "self_reported"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]

@@ -157,7 +157,10 @@ class Grammar:
             "ordinal": rf"the{SP}(?:{_alternation(self.ordinals)}|\d{{1,2}}(?:st|nd|rd|th))\b",  # "by the sixth week"
             # "in weeks 2-3", "from months 6 to 12": a period named before its range of digits
             "unit_first": (rf"(?P<unit_first_name>{_alternation(lexicon['units_before_range'])}){SP}"
-                           rf"(?P<unit_first_values>(?=\d){value}{sep}(?=\d){value})"),
+                           rf"(?P<unit_first_values>(?=\d){value}{sep}(?=\d){value})"
+                           # "back at work by day 3": one day named after a bound of time (checked in parse)
+                           rf"|(?P<unit_first_single>{_alternation(lexicon['units_before_value'])}){SP}"
+                           rf"(?P<unit_first_value>\d{{1,3}})(?![\d%-]|[.,]\d)"),
             "between": rf"between{SP}{value}{pct}{SP}and{SP}{value}",
             "from": rf"from{SP}{value}{pct}{SP}(?:to|-|\u2013){SP}{value}",
             "list": rf"{value}(?:{OPT_SP},{OPT_SP}{value}){{1,8}}+{OPT_SP},?{OPT_SP}(?:or|and){SP}(?:(?:{fillers}){SP})?{value}",
@@ -339,6 +342,11 @@ class Grammar:
                 return None  # "the first week" alone is a moment, "within the first weeks" no number
             word = m.group(form).split()[-1].lower()
             values, form = [self.ordinals.get(word) or int(word[:-2])], "single"
+        elif form == "unit_first" and m.group("unit_first_single"):
+            if bound not in self.time_only:
+                return None  # "on day 3" is a moment, "by day 3" a bound
+            return self._quantity(m, bound, "", [int(m.group("unit_first_value"))],
+                                  self._unit_named(m.group("unit_first_single")), "single", end=m.end(form))
         elif form == "unit_first":
             values = self.values_in(m.group("unit_first_values"))
             if unit is not None or len(values) != 2:

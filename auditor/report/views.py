@@ -29,7 +29,8 @@ FAMILIES = {
     "NUM": "numeric", "CNF": "cross-source conflict", "REF": "reference values",
 }
 UNIT_LABELS = {"percent": "%", "percentage": "%", "cup_size": "cup size", "bmi": "kg/m²", "lab": "(lab value)",
-               "mmhg": "mmHg", "cfu": "CFU", "atmosphere": "ATA", "celsius": "°C", "fahrenheit": "°F"}
+               "mmhg": "mmHg", "cfu": "CFU", "atmosphere": "ATA", "celsius": "°C", "fahrenheit": "°F",
+               "degree": "°"}
 BLOCK_KINDS = ("heading", "paragraph", "list_item", "cell", "quote", "comment", "title")
 
 TOP_SOURCES = 25      # rows of the overview's source table
