@@ -29,6 +29,8 @@ WEAKENED_BY_HEDGE = {"efficacy", "comparative"}
 NEGATABLE = {"absolute_outcome", "efficacy", "superlative", "authority", "comparative", "social_proof"}
 DEPENDS_REACH = 3  # tokens after a superlative searched for "depends" ("the best treatment strategy depends")
 MAX_SPELLED_OUT = 2000  # a plain pattern with more word sequences than this stays in the Matcher
+CLITIC_NEGATIONS = {"n't", "n\u2019t"}
+CONJUNCTIONS = {"and", "or"}  # a hedge before the first of two joined phrases covers the second (not ", and": a clause)
 LOOK_BACK = 6  # tokens before a phrase searched for a hedge or negation ("none has ever been proven to cure")
 
 
@@ -109,6 +111,7 @@ class PromotionalClaims:
         self.negated_openers = {w.lower() for w in context["negated_subject"]["openers"]}
         self.copulas = {w.lower() for w in context["negated_subject"]["copulas"]}
         self.risk_status_before = {w.lower() for w in context["risk_status_before"]}
+        self.symptoms_after_safety = {w.lower() for w in context["symptoms_after_safety"]}
         self.open_after = {category: {w.lower() for w in words} for category, words in context["open_after"].items()}
         self.terminators = set(context["terminators"])
         self.disclaimers = tuple(d.lower() for d in context["disclaimers"])
@@ -227,6 +230,9 @@ class PromotionalClaims:
             return True  # "the second-leading surgical procedure": a rank
         if category == "safety" and span.start > 0 and doc[span.start - 1].lower_ in self.risk_status_before:
             return True  # "people at low risk of heart disease"
+        if (category == "safety" and following in self.symptoms_after_safety
+                and doc[span.end - 1].lower_ not in ("of", "from", "for", "or", "and", "-")):
+            return True  # "a painless lump in the breast": a symptom (not "a low risk of bleeding")
         if self._subject_denied(doc, sent_start, span.start):
             return True
         # a phrase that carries its own negation ("no downtime") is not denied by the one before it
@@ -247,7 +253,19 @@ class PromotionalClaims:
             if (category == "superlative" and word in self.choosing_verbs
                     and _phrase_at(doc, span.end, self.advice_after)):
                 return True
+            if category in WEAKENED_BY_HEDGE and word in CONJUNCTIONS and doc[i - 1].text != ",":
+                return self._hedged(doc, i, sent_start)  # "may lead to fewer infections and a quicker recovery"
             i -= 1
+        return False
+
+    def _hedged(self, doc: Doc, end: int, sent_start: int) -> bool:
+        """A weakening hedge in the words before ``end``, back to a terminator or LOOK_BACK words."""
+        for i in range(end - 1, max(sent_start, end - LOOK_BACK) - 1, -1):
+            word = doc[i].lower_
+            if word in self.terminators:
+                return False
+            if word in self.weakening:
+                return True
         return False
 
     def _subject_denied(self, doc: Doc, sent_start: int, span_start: int) -> bool:
@@ -273,6 +291,8 @@ def _phrase_at(doc: Doc, i: int, phrases: set[tuple[str, ...]]) -> bool:
 
 
 def _span(doc: Doc, start: int, end: int, label: str, pattern_id: str) -> Span:
+    if start > 0 and doc[start].lower_ in CLITIC_NEGATIONS:
+        start -= 1  # "doesn't leave any scars": the claim starts at "does", not inside the word
     span = Span(doc, start, end, label=label)
     span.id_ = pattern_id
     return span
