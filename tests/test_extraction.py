@@ -243,6 +243,11 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("The British Thyroid Foundation reports that 5% of adults have an underactive thyroid.", "cited"),
     ("About 40% of patients relapse (J. Smith, K. Lee; Sleep Med. 2015).", "cited"),
     ("The average guest stays with us for about 12 days.", "self_reported"),
+    ("Nine in ten implants last 20 years or more.\u00b2", "cited"),
+    ("A BMI of 40 kg/m\u00b2 or more qualifies for surgery.", "none"),
+    ("Our patient mortality after bypass is 1.1%.", "self_reported"),
+    ("The authors discovered that 30% of patients relapsed.", "study"),
+    ("A case report described recovery in 12 weeks.", "study"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]

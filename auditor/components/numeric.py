@@ -58,6 +58,7 @@ class NotClaims:
         self.after_amount = reference.any_of(data["after_amount"].values())
         self.before = reference.any_of(data["before"].values())
         self.before_ratio = reference.any_of(data["before_ratio"].values())
+        self.before_count = reference.any_of(data["before_count"].values())
         self.sentence_words = tuple(w.lower() for w in data["sentence_words"])
         self.question_openers = frozenset(w.lower() for w in data["question_openers"])
         self.age_bounds = frozenset(w.lower() for w in data["age_bounds"])
@@ -193,7 +194,8 @@ class NumericClaims:
         if self.not_claims.after.search(after) or after_unit.search(after):
             return True
         before = text[max(0, q.start - WINDOW):q.start]
-        if self.not_claims.before.search(before) or (q.form == "ratio" and self.not_claims.before_ratio.search(before)):
+        if (self.not_claims.before.search(before) or (q.form == "ratio" and self.not_claims.before_ratio.search(before))
+                or (q.unit != "percent" and self.not_claims.before_count.search(before))):
             return True
         sentence = text[sent[0]:sent[1]].lower()
         if any(w in sentence for w in self.not_claims.sentence_words):
