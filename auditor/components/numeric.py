@@ -36,6 +36,7 @@ TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the f
 ADJECTIVE_DURATION = re.compile(r"\S+-(?:year|month|week|day)s?$", re.I)  # "ten-year", "5-year"
 LABEL_PUNCTUATION = " \t.:;-\u2013|"  # around a quantity standing alone as a label
 NON_WORD = re.compile(r"[^\w%]+")
+LINK_REACH = 400  # characters back to the start of a web address holding a number
 WINDOW = 48  # characters of context read before and after a quantity
 SPAN_REACH_BEFORE, SPAN_REACH_AFTER = 16, 24  # how far a furniture span overlapping a quantity may stick out of it
 TIME_POINT_BEFORE = re.compile(r"\b(?:at|after|following)\s{1,3}$", re.I)
@@ -72,6 +73,13 @@ class NotClaims:
 def _frame_text(duration: Quantity) -> str:
     """A duration as a rate's time frame: its far end ("within 10 years" -> "10 year")."""
     return f"{duration.high if duration.high is not None else duration.low:g} {duration.unit}"
+
+
+def _inside_link(text: str, start: int) -> bool:
+    """Whether the word holding ``start`` is a web address, however far back it began."""
+    lo = max(0, start - LINK_REACH)
+    word = text[max(lo, *(text.rfind(space, lo, start) + 1 for space in " \n\t")):start]
+    return "://" in word or word[:4].lower() == "www."
 
 
 def category_of(unit: str) -> str:
@@ -181,6 +189,8 @@ class NumericClaims:
         return idx[numpy.unique(numpy.concatenate([at, before]))].tolist()
 
     def _is_furniture(self, q: Quantity, text: str, sent: tuple[int, int]) -> bool:
+        if _inside_link(text, q.start):
+            return True  # "https://example.gr/%CE%B1%83%CE/": the digits of a web address
         # a span of furniture overlapping the quantity starts a little before it at most ("All On 4 implants") and
         # ends a little after it ("24 hours a day"): the search is kept to that stretch, as it runs for every quantity
         lo = max(0, q.start - SPAN_REACH_BEFORE)
