@@ -253,8 +253,9 @@ class PromotionalClaims:
             if (category == "superlative" and word in self.choosing_verbs
                     and _phrase_at(doc, span.end, self.advice_after)):
                 return True
-            if category in WEAKENED_BY_HEDGE and word in CONJUNCTIONS and doc[i - 1].text != ",":
-                return self._hedged(doc, i, sent_start)  # "may lead to fewer infections and a quicker recovery"
+            if (category in WEAKENED_BY_HEDGE and word in CONJUNCTIONS and i > sent_start and doc[i - 1].text != ","
+                    and self._hedged(doc, i, sent_start)):
+                return True  # "may lead to fewer infections and a quicker recovery"
             i -= 1
         return False
 
