@@ -86,10 +86,8 @@ class PromotionalClaims:
             for w in words or []:
                 h = nlp.vocab.strings.add(w)
                 self.reach[h] = max(self.reach.get(h, 0), len(row["pattern"]))
-                known = closing.get(h, set())
-                closing[h] = None if known is None or last_words is None else known | set(last_words)
-                known = second.get(h, set())
-                second[h] = None if known is None or next_words is None else known | set(next_words)
+                _add_words(closing, h, last_words)
+                _add_words(second, h, next_words)
         self.trigger_hashes = numpy.array(sorted(self.reach), dtype="uint64")
         self.needs_closing = {h for h, words in closing.items() if words is not None}
         self.second_words = {h: {nlp.vocab.strings.add(w) for w in words} for h, words in second.items()
@@ -319,6 +317,12 @@ def _word_sequences(pattern: list[dict]) -> list[list[str]] | None:
         return None
     sequences = [[w for w in words if w is not None] for words in itertools.product(*options)]
     return [words for words in sequences if words]
+
+
+def _add_words(table: dict[int, set[str] | None], first: int, words: list[str] | None) -> None:
+    """Add to the words that patterns from ``first`` need; one pattern that takes any word (None) makes it None."""
+    known = table.get(first, set())
+    table[first] = None if known is None or words is None else known | set(words)
 
 
 def _closing_words(pattern: list[dict]) -> list[str] | None:

@@ -25,7 +25,7 @@ AFTER_END_PUNCT = re.compile(r"[.!?\u2026]{1,10}+(?:(?<=[a-z][.!?])\d{1,2}+|[\[(
                              r"[\"')\]\u201d\u2019]{0,3}+[ \t\u00a0]{1,50}+(?=\S)")
 MAX_SENTENCE_TOKENS = 200  # a "sentence" longer than this (a page that is one long line) is cut
 CONTINUES = re.compile(r"[a-z,;:)\]\-\u2013\u2014]")  # "e.g. the", "approx. an inch": not a new sentence
-INITIAL_BEFORE = re.compile(r"(?<![\w.])[A-Z][a-z]{0,3}\.$")  # "K.", "Med.", not "0.3%."
+SHORT_NAME = re.compile(r"[A-Z][a-z]{0,3}")  # "K.", "Med." before a full stop
 BRACKET_REACH = 150  # characters back to look for an unclosed "(": "(J. Smith, K. Lee; Sleep Med. 2015)"
 
 
@@ -51,12 +51,13 @@ def sentence_start_chars(text: str) -> list[int]:
     for m in AFTER_END_PUNCT.finditer(text):
         if CONTINUES.match(text, m.end()):
             continue
-        if INITIAL_BEFORE.search(text, max(0, m.start() - 6), m.start() + 1) and _inside_brackets(text, m.end()):
-            continue  # "(J. Smith, K. Lee; Sleep Med. 2015)": initials and short names in a reference
         if text[m.start()] == ".":  # "Vol. 42", "et al. 2019": an abbreviation, not the end
             word = WORD_BEFORE.search(text, max(0, m.start() - 12), m.start())
             # "et.al. 2023": the last part of a dotted word is the abbreviation
             if word and {word.group(1).lower().lstrip("."), word.group(1).lower().rpartition(".")[2]} & abbrev:
+                continue
+            # "(J. Smith, K. Lee; Sleep Med. 2015)": initials and short names in a reference
+            if word and SHORT_NAME.fullmatch(word.group(1)) and _inside_brackets(text, m.end()):
                 continue
         starts.append(m.end())
     return starts
