@@ -79,6 +79,9 @@ STUDY_BEFORE = "A randomized trial followed 200 adults with insomnia for a year.
     "They also found that 30% of the patients slept longer.",
     "Sleep improved in 60% of the adults enrolled.",
     "Symptoms fell by 45% compared with placebo.",
+    "At six months, 62% had fewer night wakings.",  # a result in the past tense
+    "Lee and colleagues saw a relapse rate of 8% in the second year.",
+    "Each participant received up to 12 sessions of light therapy.",
 ])
 def test_a_result_that_refers_to_the_study_before_carries_its_evidence(claims_of, result):
     text = STUDY_BEFORE + result
@@ -89,6 +92,15 @@ def test_a_result_that_refers_to_the_study_before_carries_its_evidence(claims_of
 def test_a_figure_with_its_own_cue_after_a_study_keeps_its_own_evidence(claims_of):
     text = STUDY_BEFORE + "In our clinic, 60% of patients sleep longer."
     assert [c.evidence for c in claims_of(text) if "60%" in c.text] == ["self_reported"]
+
+
+def test_a_general_statement_after_a_study_does_not_take_its_evidence(auditor, claims_of):
+    from auditor.ingest import read_text
+    text = STUDY_BEFORE + "Most people need 7 to 9 hours of sleep."
+    assert [c.evidence for c in claims_of(text) if c.text == "7 to 9 hours"] == ["none"]
+    text = "A randomized trial followed 200 adults with insomnia.\n\nAt six months, 62% had fewer night wakings."
+    claims = auditor.claims(read_text(text, id="t"))
+    assert [c.evidence for c in claims if c.text == "62%"] == ["none"]  # another paragraph
 
 
 def test_a_part_of_the_group_before_has_its_evidence(claims_of):

@@ -3,8 +3,9 @@
 Labels, strongest first: ``cited`` (a link, DOI, PubMed id, a named study with year, a named source,
 a numbered reference), ``study`` (a study described, not identified), ``self_reported`` (the
 provider's own patients or data), ``vague`` ("research shows"), ``none``. The claim's sentence is
-read first; a sentence that points back ("the study", "these patients") inherits the evidence of
-the nearest earlier sentence of its paragraph. The cue or citation found is kept as evidence_text.
+read first; a sentence that points back ("the study", "these patients") or reports a result in the
+past tense ("62% had fewer attacks") inherits the evidence of the nearest earlier sentence of its
+paragraph that names a study or source. The cue or citation found is kept as evidence_text.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class EvidenceCues:
         self.patterns = {label: reference.any_of(data[label].values()) for label in LABELS}
         self.back_reference = re.compile(data["back_reference"], re.I)
         self.continuation = re.compile(data["continuation"], re.I)
+        self.past_result = re.compile(data["past_result"], re.I)
 
     def label(self, sentence: str) -> tuple[str, str]:
         """The strongest label the sentence's own cues support, and the cue text."""
@@ -77,6 +79,8 @@ class EvidenceAttribution:
                     label, cue = inherited
             if label == "none" and self.cues.continuation.match(claim.sentence):
                 label, cue = self._previous_sentence(doc, lay, claim.sentence_start, page_host, by_sentence)
+            if label == "none" and self.cues.past_result.search(claim.sentence):  # "At six months, 62% had ..."
+                label, cue = self._from_paragraph(doc, lay, claim.sentence_start, page_host, by_sentence)
             if label == "none":  # "The trials showed [1]:" and a list of results under it
                 label, cue = self._list_intro(doc, lay, claim.start, page_host, by_sentence)
             if label == "none":  # "• 46% were in remission at a year." and then "• Reference: The Lancet (2017)"
