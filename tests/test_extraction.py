@@ -82,6 +82,7 @@ STUDY_BEFORE = "A randomized trial followed 200 adults with insomnia for a year.
     "At six months, 62% had fewer night wakings.",  # a result in the past tense
     "Lee and colleagues saw a relapse rate of 8% in the second year.",
     "Each participant received up to 12 sessions of light therapy.",
+    "A second group lowered its blood pressure by 9%.",
 ])
 def test_a_result_that_refers_to_the_study_before_carries_its_evidence(claims_of, result):
     text = STUDY_BEFORE + result
@@ -260,6 +261,10 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Our patient mortality after bypass is 1.1%.", "self_reported"),
     ("The authors discovered that 30% of patients relapsed.", "study"),
     ("A case report described recovery in 12 weeks.", "study"),
+    ("Nearly 80% of our first-time mums give birth without an epidural.", "self_reported"),
+    ("We have had many patients who walked within 2 days.", "self_reported"),
+    ("Data collected by a regional registry showed that 64% of knees improved.", "study"),
+    ("Most health professionals recommend 30 minutes of walking a day.", "vague"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
