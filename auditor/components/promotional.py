@@ -110,6 +110,10 @@ class PromotionalClaims:
         self.copulas = {w.lower() for w in context["negated_subject"]["copulas"]}
         self.risk_status_before = {w.lower() for w in context["risk_status_before"]}
         self.symptoms_after_safety = {w.lower() for w in context["symptoms_after_safety"]}
+        said_of = context["conditions_before_safety"]
+        self.conditions = {w.lower() for w in said_of["conditions"]}
+        self.condition_linking = {w.lower() for w in said_of["linking"]}
+        self.condition_not_after = {w.lower() for w in said_of["not_after"]}
         self.open_after = {category: {w.lower() for w in words} for category, words in context["open_after"].items()}
         self.terminators = set(context["terminators"])
         self.disclaimers = tuple(d.lower() for d in context["disclaimers"])
@@ -231,6 +235,8 @@ class PromotionalClaims:
         if (category == "safety" and following in self.symptoms_after_safety
                 and doc[span.end - 1].lower_ not in ("of", "from", "for", "or", "and", "-")):
             return True  # "a painless lump in the breast": a symptom (not "a low risk of bleeding")
+        if category == "safety" and self._said_of_condition(doc, sent_start, span.start):
+            return True
         if self._subject_denied(doc, sent_start, span.start):
             return True
         # a phrase that carries its own negation ("no downtime") is not denied by the one before it
@@ -266,6 +272,15 @@ class PromotionalClaims:
             if word in self.weakening:
                 return True
         return False
+
+    def _said_of_condition(self, doc: Doc, sent_start: int, span_start: int) -> bool:
+        """ "Most skin tags are harmless": a lesion, then at least one linking word (the phrase's own first word may be
+        one), then the safety phrase; not "removes sun spots safely"."""
+        i = span_start
+        while i >= sent_start and doc[i].lower_ in self.condition_linking:
+            i -= 1
+        return (sent_start <= i < span_start and doc[i].lower_ in self.conditions
+                and not (i > sent_start and doc[i - 1].lower_ in self.condition_not_after))
 
     def _subject_denied(self, doc: Doc, sent_start: int, span_start: int) -> bool:
         """ "No procedure is risk-free": the sentence opens with a denied subject linked to the phrase by a copula."""
