@@ -140,8 +140,8 @@ class Grammar:
         counted = _alternation(f for f, unit in self.unit_of.items() if unit in self.countable)
         adjective = rf"(?:(?:{_alternation(lexicon['unit_adjectives'])}){SP})?"  # "one full year"
         forms = {
-            # "one in a hundred": a scale word alone as the whole
-            "ratio": (rf"{value}{SP}(?:out{SP}of(?:{SP}every)?|(?:in|per)(?:{SP}every)?|of{SP}every|(?P<bare_of>of)){SP}"
+            # "one in a hundred": a scale word alone as the whole; "2-3 in 5,000 births": a range of parts
+            "ratio": (rf"{value}(?:{sep}{value})?{SP}(?:out{SP}of(?:{SP}every)?|(?:in|per)(?:{SP}every)?|of{SP}every|(?P<bare_of>of)){SP}"
                       rf"(?:{value}|(?:an?{SP})?(?P<ratio_scale>{scale}))\b"
                       rf"|\d{{1,6}}/\d{{1,6}}(?={SP}of{SP}(?:the{SP})?(?:{counted})(?![\w%]))"),  # "3/4 of patients"
             # "two-thirds of patients", "half the patients"
@@ -316,13 +316,15 @@ class Grammar:
             values = self.values_in(m.group("ratio"))
             if m.group("ratio_scale"):
                 values.append(self.scales[m.group("ratio_scale").lower()])
-            if len(values) != 2 or not 0 < values[0] < values[1] or values[1] > 1e7 or 1900 <= values[1] <= 2100:
+            parts, whole = values[:-1], values[-1] if values else 0
+            if (len(values) not in (2, 3) or not 0 < parts[0] <= parts[-1] < whole or whole > 1e7
+                    or 1900 <= whole <= 2100):
                 return None
             if unit is not None and (unit not in self.countable or unit == "sessions" and m.group("bare_of")):
                 return None  # "2 in 3 weeks" is not a ratio, nor "one of three sessions"
             if m.group("bare_of") and unit is None:
                 return None  # "7 of 10 patients" is a ratio, "one of three options" is not
-            return self._quantity(m, bound, after, [values[0] / values[1]], "fraction", "ratio", end=first_end)
+            return self._quantity(m, bound, after, [p / whole for p in parts], "fraction", "ratio", end=first_end)
         elif form in ("fraction", "fraction_alone"):
             if form == "fraction_alone" and self._before_noun(m):
                 return None  # "followed by a third visit": an ordinal
