@@ -265,6 +265,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("We have had many patients who walked within 2 days.", "self_reported"),
     ("Data collected by a regional registry showed that 64% of knees improved.", "study"),
     ("Most health professionals recommend 30 minutes of walking a day.", "vague"),
+    ("We discharge 90% of hernia patients within a day.", "self_reported"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
