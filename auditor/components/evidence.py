@@ -29,6 +29,7 @@ LIST_INTRO_END = re.compile(r":\s*(?:[\[(]\d{1,3}[\])])?\s*$")  # "results:", "r
 PARAGRAPHS_UNDER_INTRO = 2  # paragraphs after a line ending in a colon that it introduces
 SOURCE_LINE = re.compile(r"(?i:sources?|references?|citations?)[ \t]{0,3}:[ \t]{0,3}(?:[A-Z]|https?://|www\.)")  # "Reference: The Lancet (2017)"
 ITEMS_BEFORE_SOURCE = 4  # list items before a source line that it gives
+WORD = re.compile(r"[a-z]+")
 
 
 class EvidenceCues:
@@ -36,7 +37,12 @@ class EvidenceCues:
         self.patterns = {label: reference.any_of(data[label].values()) for label in LABELS}
         self.back_reference = re.compile(data["back_reference"], re.I)
         self.continuation = re.compile(data["continuation"], re.I)
-        self.past_result = re.compile(data["past_result"], re.I)
+        self.past_result_verbs = frozenset(data["past_result_verbs"])
+
+    def reports_past_result(self, sentence: str) -> bool:
+        """A verb of the past tense that reports a result ("62% had fewer attacks"); a word set, as a regex
+        alternation of fifty words costs about 20 µs a sentence."""
+        return not self.past_result_verbs.isdisjoint(WORD.findall(sentence.lower()))
 
     def label(self, sentence: str) -> tuple[str, str]:
         """The strongest label the sentence's own cues support, and the cue text."""
@@ -79,7 +85,7 @@ class EvidenceAttribution:
                     label, cue = inherited
             if label == "none" and self.cues.continuation.match(claim.sentence):
                 label, cue = self._previous_sentence(doc, lay, claim.sentence_start, page_host, by_sentence)
-            if label == "none" and self.cues.past_result.search(claim.sentence):  # "At six months, 62% had ..."
+            if label == "none" and self.cues.reports_past_result(claim.sentence):  # "At six months, 62% had ..."
                 label, cue = self._from_paragraph(doc, lay, claim.sentence_start, page_host, by_sentence)
             if label == "none":  # "The trials showed [1]:" and a list of results under it
                 label, cue = self._list_intro(doc, lay, claim.start, page_host, by_sentence)
