@@ -266,6 +266,10 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Data collected by a regional registry showed that 64% of knees improved.", "study"),
     ("Most health professionals recommend 30 minutes of walking a day.", "vague"),
     ("We discharge 90% of hernia patients within a day.", "self_reported"),
+    ("We perform about 300 knee replacements a year.", "self_reported"),
+    ("The patch is said to cut cravings by 40%.", "vague"),
+    ("According to some surveys, 30% of runners get shin splints.", "vague"),
+    ("A recent publication predicts that 50% of adults will be short-sighted by 2050.", "study"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
