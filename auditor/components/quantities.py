@@ -316,9 +316,10 @@ class Grammar:
             values = self.values_in(m.group("ratio"))
             if m.group("ratio_scale"):
                 values.append(self.scales[m.group("ratio_scale").lower()])
-            parts, whole = values[:-1], values[-1] if values else 0
-            if (len(values) not in (2, 3) or not 0 < parts[0] <= parts[-1] < whole or whole > 1e7
-                    or 1900 <= whole <= 2100):
+            if len(values) not in (2, 3):
+                return None
+            parts, whole = values[:-1], values[-1]
+            if not 0 < parts[0] <= parts[-1] < whole or whole > 1e7 or 1900 <= whole <= 2100:
                 return None
             if unit is not None and (unit not in self.countable or unit == "sessions" and m.group("bare_of")):
                 return None  # "2 in 3 weeks" is not a ratio, nor "one of three sessions"
