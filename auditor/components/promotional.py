@@ -57,8 +57,9 @@ class PromotionalClaims:
         self.include_comments = include_comments
         # NORM folds typographic apostrophes, quotes and dashes: "won’t hurt" is the phrase "won't hurt"
         self.phrases = PhraseMatcher(nlp.vocab, attr="NORM")
+        hyphenated = reference.lexicon("context")["hyphenated_too"]
         for category, phrases in reference.lexicon("promotional").items():
-            self.phrases.add(category, list(nlp.tokenizer.pipe(phrases)))
+            self.phrases.add(category, list(nlp.tokenizer.pipe(_with_hyphenated(phrases, hyphenated))))
         self.matcher = Matcher(nlp.vocab)
         self.spelled_out = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.pattern_label = {}
@@ -310,6 +311,17 @@ def _span(doc: Doc, start: int, end: int, label: str, pattern_id: str) -> Span:
     span = Span(doc, start, end, label=label)
     span.id_ = pattern_id
     return span
+
+
+def _with_hyphenated(phrases: list[str], compounds: list[str]) -> list[str]:
+    """The phrases, and each one holding a compound ("no side effects") also with it hyphenated ("no side-effects")."""
+    out = list(phrases)
+    for phrase in phrases:
+        lower = phrase.lower()
+        for compound in compounds:
+            if compound in lower:
+                out.append(lower.replace(compound, compound.replace(" ", "-")))
+    return out
 
 
 def _word_sequences(pattern: list[dict]) -> list[list[str]] | None:

@@ -77,6 +77,7 @@ class Grammar:
         self.multipliers_before_determiner = {k.lower(): v for k, v in lexicon["multiplier_words_before_determiner"].items()}
         self.multiplier_verbs = {k.lower(): v for k, v in lexicon["multiplier_verbs"].items()}
         self.change_verbs = {w.lower() for w in lexicon["change_verbs"]}
+        self.not_deadline_after = {w.lower() for w in lexicon["by_not_deadline_after"]}
         self.multiplier_value = {**self.multipliers, **self.multipliers_before_determiner, **self.multiplier_verbs}
         self.times_signs = list(lexicon["times_signs"])
         self.ordinals = {k.lower(): v for k, v in lexicon["ordinals"].items()}
@@ -445,8 +446,10 @@ class Grammar:
         if values[0] < 0 and m.string[start] in "-\u2212" and (unit in self.countable or unit in self.unit_days):
             start, values = start + 1, [abs(v) for v in values]  # "-2 treatments": a bullet, no count or time is negative
         kind = self.bound_kind.get(bound)
-        if bound in self.time_only and (unit not in self.unit_days or _word_before(m) in self.change_verbs):
-            start, bound, kind = m.start(self._body(m)), "", None  # "reduced by 50%", "extended by 40 minutes": a change
+        if bound in self.time_only and (unit not in self.unit_days
+                                        or _word_before(m) in self.change_verbs | self.not_deadline_after):
+            # "reduced by 50%", "extended by 40 minutes": a change; "followed by two years of bracing": what comes
+            start, bound, kind = m.start(self._body(m)), "", None
         elif bound in self.period_words and len(values) > 1:
             start, bound, kind = m.start(self._body(m)), "", None  # "over 3 to 6 months" is a period
         low, high = min(values), max(values)
