@@ -122,8 +122,8 @@ class Grammar:
         determiner = _alternation(lexicon["multiplier_determiners"])
         multiplier_verb = _alternation(self.multiplier_verbs)
         not_after_verb = _alternation(lexicon["multiplier_verbs_not_before"])
-        # a sign, not after a word or "3 " ("3 -5 days" is a range)
-        digits = (r"(?:(?<![\w%])(?<!\d )[-\u2212+])?(?:(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
+        # a sign, not after a word or "3 " ("3 -5 days" is a range); Indian grouping too ("1,25,000")
+        digits = (r"(?:(?<![\w%])(?<!\d )[-\u2212+])?(?:(?:\d{1,3}(?:,\d{3})++(?!\d)|\d{1,2}(?:,\d\d)+,\d{3}(?!\d)|\d{1,12}+)(?:\.\d{1,6}+)?"
                   rf"(?:[ \u00a0]?[{fraction_chars}])?|[{fraction_chars}]"  # "1½", "1 ½"
                   r"|(?<![\w.,])\.\d{1,6}+)")  # ".02%": a leading point
         # "twenty-five", "one hundred and thirty-five": the tail is tried after the first word, which is cheap
