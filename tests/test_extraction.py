@@ -272,6 +272,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("A recent publication predicts that 50% of adults will be short-sighted by 2050.", "study"),
     ("Physicians usually recommend 6 weeks of rest for a stress fracture.", "vague"),
     ("In our own retrospective review of 320 knees, 4% needed a second operation.", "self_reported"),
+    ("In the present study, 70% of the children slept longer.", "study"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
