@@ -61,6 +61,7 @@ E_WORKER_DIED = "E411"
 E_WORKER_START = "E412"
 HARD_GRACE = 5.0  # seconds past the budget before a stuck local worker is killed
 PREFETCH = 2  # pages queued per local worker, so a worker never waits for the main process
+PARENT_CHECK = 1.0  # seconds between a local worker's checks that the main process is still there
 DASK_CONNECT_TIMEOUT = "20s"
 
 
@@ -255,10 +256,18 @@ def _worker_main(conn, options: AuditOptions) -> None:
     """A local pool worker: build one Auditor, then audit pages until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's business
     inbox: queue.SimpleQueue = queue.SimpleQueue()
+    parent = os.getppid()
 
     def read():  # always draining the pipe, so the main process never blocks sending a page
         while True:
             try:
+                if not conn.poll(PARENT_CHECK):
+                    # a main process killed outright may leave the pipe open (forked workers hold copies of its
+                    # ends), so a worker also stops when it has a new parent
+                    if os.getppid() != parent:
+                        inbox.put(None)
+                        return
+                    continue
                 msg = conn.recv()
             except (EOFError, OSError):  # the main process is gone
                 inbox.put(None)

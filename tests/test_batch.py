@@ -275,6 +275,23 @@ def test_a_finished_run_is_started_over(corpus, sequential, tmp_path):
 KILL_ENV = dict(os.environ, PYTHONHASHSEED="0")  # compare_sources' output may depend on set order
 
 
+def _processes_writing_to(out: Path, within: float) -> list[int]:
+    """Processes whose command line names the run folder, once none is left or ``within`` seconds have passed
+    (Linux /proc; elsewhere none are seen)."""
+    deadline = time.monotonic() + within
+    while True:
+        found = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if str(out).encode() in cmdline.read_bytes():
+                    found.append(int(cmdline.parent.name))
+            except OSError:
+                pass  # the process ended while we looked
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 def audit_command(pages: Path, out: Path, workers: int) -> list[str]:
     return [str(AUDITOR), "audit", str(pages), "--out", str(out), "--no-report", "--no-progress", "--no-config",
             "--workers", str(workers)]
@@ -307,6 +324,7 @@ def test_resume_after_the_process_is_killed(kill_corpus, tmp_path, workers):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert 6 <= rows_at_kill < 44, "the run was not caught half-way"
+    assert _processes_writing_to(out, within=10) == [], "workers outlived the killed run"
     assert json.loads((out / "run.json").read_text())["state"] == "running"
     assert (out / DUPLICATE_INDEX).exists()  # the killed run's scratch index stays in its own folder
     again = subprocess.run(audit_command(pages, out, workers), env=KILL_ENV, capture_output=True, text=True)
