@@ -99,6 +99,10 @@ def test_a_general_statement_after_a_study_does_not_take_its_evidence(auditor, c
     from auditor.ingest import read_text
     text = STUDY_BEFORE + "Most people need 7 to 9 hours of sleep."
     assert [c.evidence for c in claims_of(text) if c.text == "7 to 9 hours"] == ["none"]
+    text = STUDY_BEFORE + "Our sleep clinic has no reported side effects."
+    assert [c.evidence for c in claims_of(text) if c.text == "no reported side effects"] == ["none"]
+    text = "Our staff will review your chart. Our staff will review 30% of charts twice."
+    assert [c.evidence for c in claims_of(text) if c.text == "30%"] == ["none"]  # "review" as a verb, not a series
     text = "A randomized trial followed 200 adults with insomnia.\n\nAt six months, 62% had fewer night wakings."
     claims = auditor.claims(read_text(text, id="t"))
     assert [c.evidence for c in claims if c.text == "62%"] == ["none"]  # another paragraph
