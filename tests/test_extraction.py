@@ -277,6 +277,10 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Physicians usually recommend 6 weeks of rest for a stress fracture.", "vague"),
     ("In our own retrospective review of 320 knees, 4% needed a second operation.", "self_reported"),
     ("In the present study, 70% of the children slept longer.", "study"),
+    ("Our laser treatment has had a 78% success rate.", "self_reported"),
+    ("It's been suggested that 40% of adults sleep too little.", "vague"),
+    ("In our bariatric surgery patients, 70% kept the weight off.", "self_reported"),
+    ("The results we obtained show 88% of knees pain-free at a year.", "self_reported"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]

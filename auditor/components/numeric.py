@@ -29,7 +29,7 @@ UNIT_CATEGORY = {
     "people": "count", "patients": "count", "sessions": "count", "events": "count", "grafts": "count", "hairs": "count",
     "studies": "count",
     "inch": "size", "cm": "size", "mm": "size", "cup_size": "size",
-    "mg": "dose", "mcg": "dose", "g": "dose", "ml": "dose", "iu": "dose", "units": "dose", "cfu": "dose", "cells": "dose",
+    "mg": "dose", "mcg": "dose", "g": "dose", "ml": "dose", "ounce": "dose", "iu": "dose", "units": "dose", "cfu": "dose", "cells": "dose",
     "pound": "amount", "kg": "amount", "calorie": "amount", "liter": "amount", "gallon": "amount",
 }
 TIME_FRAME_LINKS = re.compile(r"\b(?:within|after|at|over|for|following|in the first|by)\s*$", re.I)
