@@ -281,6 +281,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("It's been suggested that 40% of adults sleep too little.", "vague"),
     ("In our bariatric surgery patients, 70% kept the weight off.", "self_reported"),
     ("The results we obtained show 88% of knees pain-free at a year.", "self_reported"),
+    ("Through our service, 64% of users slept an hour longer.", "self_reported"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]

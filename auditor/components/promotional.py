@@ -110,6 +110,7 @@ class PromotionalClaims:
         self.negated_openers = {w.lower() for w in context["negated_subject"]["openers"]}
         self.copulas = {w.lower() for w in context["negated_subject"]["copulas"]}
         self.risk_status_before = {w.lower() for w in context["risk_status_before"]}
+        self.diminished_before = {w.lower() for w in context["diminished_before"]}
         self.symptoms_after_safety = {w.lower() for w in context["symptoms_after_safety"]}
         said_of = context["conditions_before_safety"]
         self.conditions = {w.lower() for w in said_of["conditions"]}
@@ -238,6 +239,8 @@ class PromotionalClaims:
             return True  # "a painless lump in the breast": a symptom (not "a low risk of bleeding")
         if category == "safety" and self._said_of_condition(doc, sent_start, span.start):
             return True
+        if category == "efficacy" and span.start > 0 and doc[span.start - 1].lower_ in self.diminished_before:
+            return True  # "less effective in treating"
         if self._subject_denied(doc, sent_start, span.start):
             return True
         # a phrase that carries its own negation ("no downtime") is not denied by the one before it
