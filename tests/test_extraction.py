@@ -282,6 +282,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("In our bariatric surgery patients, 70% kept the weight off.", "self_reported"),
     ("The results we obtained show 88% of knees pain-free at a year.", "self_reported"),
     ("Through our service, 64% of users slept an hour longer.", "self_reported"),
+    ("Among our 150 patients, 9% needed a second procedure.", "self_reported"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
