@@ -283,6 +283,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("The results we obtained show 88% of knees pain-free at a year.", "self_reported"),
     ("Through our service, 64% of users slept an hour longer.", "self_reported"),
     ("Among our 150 patients, 9% needed a second procedure.", "self_reported"),
+    ("In a triple-blind trial, 58% of patients slept longer.", "study"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
