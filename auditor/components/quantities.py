@@ -76,8 +76,9 @@ class Grammar:
         self.multipliers = {k.lower(): v for k, v in lexicon["multiplier_words"].items()}
         self.multipliers_before_determiner = {k.lower(): v for k, v in lexicon["multiplier_words_before_determiner"].items()}
         self.multiplier_verbs = {k.lower(): v for k, v in lexicon["multiplier_verbs"].items()}
-        self.change_verbs = {w.lower() for w in lexicon["change_verbs"]}
-        self.not_deadline_after = {w.lower() for w in lexicon["by_not_deadline_after"]}
+        # words before a time bound that make it no deadline: a change ("extended by 40 minutes") or what comes
+        # next ("followed by two years of bracing")
+        self.not_deadline_after = {w.lower() for w in [*lexicon["change_verbs"], *lexicon["by_not_deadline_after"]]}
         self.multiplier_value = {**self.multipliers, **self.multipliers_before_determiner, **self.multiplier_verbs}
         self.times_signs = list(lexicon["times_signs"])
         self.ordinals = {k.lower(): v for k, v in lexicon["ordinals"].items()}
@@ -446,8 +447,7 @@ class Grammar:
         if values[0] < 0 and m.string[start] in "-\u2212" and (unit in self.countable or unit in self.unit_days):
             start, values = start + 1, [abs(v) for v in values]  # "-2 treatments": a bullet, no count or time is negative
         kind = self.bound_kind.get(bound)
-        if bound in self.time_only and (unit not in self.unit_days
-                                        or _word_before(m) in self.change_verbs | self.not_deadline_after):
+        if bound in self.time_only and (unit not in self.unit_days or _word_before(m) in self.not_deadline_after):
             # "reduced by 50%", "extended by 40 minutes": a change; "followed by two years of bracing": what comes
             start, bound, kind = m.start(self._body(m)), "", None
         elif bound in self.period_words and len(values) > 1:
