@@ -284,6 +284,12 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Through our service, 64% of users slept an hour longer.", "self_reported"),
     ("Among our 150 patients, 9% needed a second procedure.", "self_reported"),
     ("In a triple-blind trial, 58% of patients slept longer.", "study"),
+    # held-out rounds 120-125
+    ("In our annual client survey, 91% rated the therapy as helpful.", "self_reported"),
+    ("Under our care, 65% of smokers stayed quit for a year.", "self_reported"),
+    ("A recent scientific review reported that 55% of users slept longer.", "study"),
+    ("A reported 30 to 50 percent of women have low iron.", "vague"),
+    ("Our practice achieves an 89% success rate with this splint.", "self_reported"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]

@@ -57,9 +57,10 @@ class PromotionalClaims:
         self.include_comments = include_comments
         # NORM folds typographic apostrophes, quotes and dashes: "won’t hurt" is the phrase "won't hurt"
         self.phrases = PhraseMatcher(nlp.vocab, attr="NORM")
-        hyphenated = reference.lexicon("context")["hyphenated_too"]
+        context = reference.lexicon("context")
         for category, phrases in reference.lexicon("promotional").items():
-            self.phrases.add(category, list(nlp.tokenizer.pipe(_with_hyphenated(phrases, hyphenated))))
+            phrases = _with_contracted(_with_hyphenated(phrases, context["hyphenated_too"]), context["contracted_is_after"])
+            self.phrases.add(category, list(nlp.tokenizer.pipe(phrases)))
         self.matcher = Matcher(nlp.vocab)
         self.spelled_out = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.pattern_label = {}
@@ -95,14 +96,13 @@ class PromotionalClaims:
                              if words is not None}
         self.closing_hashes = numpy.array(sorted({nlp.vocab.strings.add(w) for words in closing.values()
                                                   for w in words or ()}), dtype="uint64")
-        context = reference.lexicon("context")
         self.weakening = {w.lower() for w in context["weakening_hedges"]}
         self.negation = {w.lower() for w in context["negation"] if " " not in w}
         self.pseudo_negation = {tuple(p.lower().split()) for p in context["pseudo_negation"]}
         self.choosing_verbs = {w.lower() for w in context["choosing_advice"]["verbs"]}
         self.advice_after = {tuple(p.lower().split()) for p in context["choosing_advice"]["after"]}
         self.advice_depends = {w.lower() for w in context["choosing_advice"]["depends"]}
-        self.advice_possessive = {w.lower() for w in context["choosing_advice"]["possessive_before"]}
+        self.readers_own = {w.lower() for w in context["choosing_advice"]["readers_own_before"]}
         self.superlative_not_before = {w.lower() for w in context["superlative_not_before"]}
         self.rank_before_superlative = {w.lower() for w in context["rank_before_superlative"]}
         self.measure_nouns = {w.lower() for w in context["measure_nouns"]}
@@ -226,7 +226,7 @@ class PromotionalClaims:
         named = doc[span.end + 1].lower_ if skip and span.end + 1 < len(doc) else following
         if category == "superlative" and (
                 any(t.lower_ in self.advice_depends for t in doc[span.end:span.end + DEPENDS_REACH])
-                or (span.start > 0 and doc[span.start - 1].lower_ in self.advice_possessive)
+                or (span.start > 0 and doc[span.start - 1].lower_ in self.readers_own)
                 or following in self.superlative_not_before or named in self.superlative_not_before):
             return True
         if (category == "superlative" and span.start > 1 and doc[span.start - 1].text == "-"
@@ -324,6 +324,16 @@ def _with_hyphenated(phrases: list[str], compounds: list[str]) -> list[str]:
         for compound in compounds:
             if compound in lower:
                 out.append(lower.replace(compound, compound.replace(" ", "-")))
+    return out
+
+
+def _with_contracted(phrases: list[str], subjects: list[str]) -> list[str]:
+    """The phrases, and each one opening with "is" ("is a great way to") also after each subject with the contraction
+    ("it's a great way to"); the subject is named, as "'s" after a noun is mostly a possessive."""
+    out = list(phrases)
+    for phrase in phrases:
+        if phrase.lower().startswith("is "):
+            out.extend(f"{subject}'s {phrase[3:]}" for subject in subjects)
     return out
 
 

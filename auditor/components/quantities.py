@@ -100,6 +100,7 @@ class Grammar:
             for f in forms:
                 self.unit_of[" ".join(f.lower().split())] = unit
         self.countable = set(lexicon["countable_units"])
+        self.units_named_by_year = set(lexicon["units_named_by_year"])
         # the words a quantity can start with, before its number: bounds, "between", "from", the ordinal's "the",
         # the sample size's "n", articles, and number, fraction and multiplier words (a number starts with a digit)
         first_words = {w.split()[0] for w in self.bound_kind} | set(lexicon["bound_signs"])
@@ -299,8 +300,9 @@ class Grammar:
             unit = "people"
         if (m.group("cunit") or m.group("of_these")) and unit not in self.countable:
             return None
-        if m.group("cunit") and YEAR.fullmatch(m.group(form) or ""):
-            return None  # "a review in 2016 found patients ...": a year, not a count
+        if YEAR.fullmatch(m.group(form) or "") and (
+                m.group("cunit") or unit in self.units_named_by_year and not bound):
+            return None  # "a review in 2016 found patients ...", "the 2015 trials": a year, not a count
         if form == "sample":
             unit = unit or "patients"
         if form == "article":
