@@ -59,7 +59,8 @@ class PromotionalClaims:
         self.phrases = PhraseMatcher(nlp.vocab, attr="NORM")
         context = reference.lexicon("context")
         for category, phrases in reference.lexicon("promotional").items():
-            phrases = _with_contracted(_with_hyphenated(phrases, context["hyphenated_too"]), context["contracted_is_after"])
+            phrases = _with_hyphenated(phrases, context["hyphenated_too"])
+            phrases = _with_contracted(phrases, context["contracted_is_after"])
             self.phrases.add(category, list(nlp.tokenizer.pipe(phrases)))
         self.matcher = Matcher(nlp.vocab)
         self.spelled_out = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -111,6 +112,7 @@ class PromotionalClaims:
         self.copulas = {w.lower() for w in context["negated_subject"]["copulas"]}
         self.risk_status_before = {w.lower() for w in context["risk_status_before"]}
         self.diminished_before = {w.lower() for w in context["diminished_before"]}
+        self.how_it_works_after = {w.lower() for w in context["how_it_works_after"]}
         self.symptoms_after_safety = {w.lower() for w in context["symptoms_after_safety"]}
         said_of = context["conditions_before_safety"]
         self.conditions = {w.lower() for w in said_of["conditions"]}
@@ -241,6 +243,9 @@ class PromotionalClaims:
             return True
         if category == "efficacy" and span.start > 0 and doc[span.start - 1].lower_ in self.diminished_before:
             return True  # "less effective in treating"
+        if (category == "efficacy" and doc[span.end - 1].lower_ in ("works", "work")
+                and following in self.how_it_works_after):
+            return True  # "a treatment that works inside the nerve sheath"
         if self._subject_denied(doc, sent_start, span.start):
             return True
         # a phrase that carries its own negation ("no downtime") is not denied by the one before it
