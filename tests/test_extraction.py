@@ -290,6 +290,9 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("A recent scientific review reported that 55% of users slept longer.", "study"),
     ("A reported 30 to 50 percent of women have low iron.", "vague"),
     ("Our practice achieves an 89% success rate with this splint.", "self_reported"),
+    ("Our clinical study of 60 clients found that 70% slept longer.", "self_reported"),
+    ("I've had 25 patients who stopped their pain pills.", "self_reported"),
+    ("One research study followed 90 swimmers for a year.", "study"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]

@@ -19,6 +19,7 @@ from .. import reference
 
 SP = r"[ \t\u00a0]{1,3}+"  # one to three spaces; never crosses a line break
 OPT_SP = r"[ \t\u00a0]{0,3}+"
+HYPHENED_FRACTION = re.compile(r"[ -]and-(?:(a)[ -])?(half|quarter)$")  # "4 and-a-half", "four-and-a-half"
 
 
 # the forms of the number itself, in the grammar's order
@@ -133,7 +134,7 @@ class Grammar:
         word_num = rf"\b(?:{num_w})(?:{hundreds}|(?:-|{SP})(?:{num_w}))?\b"
         # "half a million", "five hundred thousand"
         value = (rf"(?:{digits}|{word_num}|half{SP}an?(?={SP}(?:{scale})\b))"
-                 rf"(?:{SP}and{SP}(?:a{SP})?(?:half|quarter)\b)?(?:{SP}(?:{scale})\b){{0,2}}")
+                 rf"(?:(?:{SP}|-)and(?:{SP}|-)(?:a(?:{SP}|-))?(?:half|quarter)\b)?(?:{SP}(?:{scale})\b){{0,2}}")
         self._value_re = re.compile(value, re.I)
         # "4 to 6", "4-6", and the suspended hyphen of "a 2- to 3-day stay"
         sep = rf"{OPT_SP}(?:(?:[-\u2013]{OPT_SP})?(?:to|through|or)(?:-(?=\w))?|-|\u2013|\u2014){OPT_SP}"  # "two-to-three"
@@ -239,6 +240,7 @@ class Grammar:
             head, _, rest = t.partition(" hundred ")
             hundreds, remainder = self.value_of(head), self.value_of(rest.removeprefix("and "))
             return None if hundreds is None or remainder is None else (hundreds * 100 + remainder, scale)
+        t = HYPHENED_FRACTION.sub(lambda m: f" and {m[1] + ' ' if m[1] else ''}{m[2]}", t)
         for tail, add in ((" and a half", 0.5), (" and a quarter", 0.25), (" and half", 0.5), (" and quarter", 0.25)):
             if t.endswith(tail):  # "one and a half million"
                 t, extra = t[: -len(tail)], add
