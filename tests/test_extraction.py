@@ -315,6 +315,19 @@ def test_list_items_take_the_evidence_of_the_line_that_introduces_them(auditor):
     assert labels["6 months"] == "none"  # not a list item
 
 
+def test_results_under_a_study_section_take_the_study_before_them(auditor):
+    """A past-tense result in a paragraph under "Results" (a heading, or "Results:" opening it) takes the study
+    described in the paragraph before; under any other heading it does not."""
+    from auditor.ingest import read_text
+    study = "Tennis elbow trial\n\nIn this study, 52 players with tennis elbow were followed for a year.\n\n"
+    for results in ("Results\n\nGrip pain fell by 41% at six months.\n", "RESULTS: Grip pain fell by 41% at six months.\n"):
+        labels = {c.text: c.evidence for c in auditor.claims(read_text(study + results, id="t")) if c.kind == "numeric"}
+        assert labels["41%"] == "study"
+    other = study + "Our clinic\n\nGrip pain fell by 41% at six months.\n"
+    labels = {c.text: c.evidence for c in auditor.claims(read_text(other, id="t")) if c.kind == "numeric"}
+    assert labels["41%"] == "none"
+
+
 def test_a_source_line_after_a_list_or_paragraph_cites_it(auditor):
     """ "Reference: The Lancet (2017)" on its own line closing a list, or right after a paragraph, gives the items and
     the paragraph before it; not a paragraph further up, nor a line that names no source."""

@@ -18,7 +18,7 @@ from spacy.tokens import Doc
 
 from .. import reference
 from ..claims import CLAIM_SPANS
-from .layout import fold_apostrophes, layout
+from .layout import _heading_key, fold_apostrophes, layout
 
 LABELS = ("cited", "study", "self_reported", "vague")  # strongest first
 REFERENCE_HEADING = re.compile(r"^\s*(?:references|sources|citations|bibliography|works cited|footnotes)\s*:?\s*$",
@@ -27,6 +27,8 @@ LOOK_BACK_SENTENCES = 3
 LIST_NUMBER = re.compile(r"[\[(]\d{1,3}[\])]$")
 LIST_INTRO_END = re.compile(r":\s*(?:[\[(]\d{1,3}[\])])?\s*$")  # "results:", "results:[1]"
 PARAGRAPHS_UNDER_INTRO = 2  # paragraphs after a line ending in a colon that it introduces
+BLOCKS_BACK = 2  # paragraphs before a claim's own searched for the study it reports on
+STUDY_SECTION_OPENING = re.compile(r"\W{0,3}([A-Za-z][A-Za-z ]{2,30}):")  # "RESULTS: A total of 64 adults ..."
 SOURCE_LINE = re.compile(r"(?i:sources?|references?|citations?)[ \t]{0,3}:[ \t]{0,3}(?:[A-Z]|https?://|www\.)")  # "Reference: The Lancet (2017)"
 ITEMS_BEFORE_SOURCE = 4  # list items before a source line that it gives
 WORD = re.compile(r"[a-z]+")
@@ -39,6 +41,7 @@ class EvidenceCues:
         self.continuation = re.compile(data["continuation"], re.I)
         self.past_result_verbs = frozenset(data["past_result_verbs"])
         self.past_result_not_after = frozenset(data["past_result_not_after"])
+        self.study_sections = frozenset(data["study_section_headings"])
 
     def reports_past_result(self, sentence: str) -> bool:
         """A verb of the past tense that reports a result ("62% had fewer attacks"), not one describing a noun ("no
@@ -151,12 +154,39 @@ class EvidenceAttribution:
         return bool(LIST_INTRO_END.search(lay.text, lay.blocks[i].start, lay.blocks[i].end))
 
     def _from_paragraph(self, doc, lay, sentence_start, page_host, cache) -> tuple[str, str]:
-        """The evidence of the nearest earlier sentence in the same block (a study, a citation)."""
+        """The evidence of the nearest earlier sentence that describes a study or cites a source: in the same block,
+        else in the last sentences of the paragraphs just before it."""
         for s, e in _earlier_in_block(lay, sentence_start, LOOK_BACK_SENTENCES):
             label, cue = self._sentence_label(doc, lay, s, e, page_host, cache)
             if label in ("cited", "study"):
                 return label, cue
+        for block in self._blocks_before(lay, sentence_start):
+            for s, e in _last_sentences(lay, block, LOOK_BACK_SENTENCES):
+                label, cue = self._sentence_label(doc, lay, s, e, page_host, cache)
+                if label in ("cited", "study"):
+                    return label, cue
         return "none", ""
+
+    def _blocks_before(self, lay, sentence_start: int) -> list:
+        """Up to BLOCKS_BACK paragraphs or list items before the one holding sentence_start, nearest first, when it
+        is a study's own section: under a heading such as "Results", or opening with "Results:" ("In this study, 64
+        adults ..." / "Results" / "Pain fell by 35%."); a heading of any other kind ends the search."""
+        i = bisect_right(lay._block_starts, sentence_start) - 1
+        if i < 0 or lay.blocks[i].kind not in ("paragraph", "list_item"):
+            return []  # a quote or a testimonial under "Results" is no study's result
+        opening = STUDY_SECTION_OPENING.match(lay.text, lay.blocks[i].start, lay.blocks[i].end)
+        in_section = bool(opening) and _heading_key(opening.group(1)) in self.cues.study_sections
+        out = []
+        for block in reversed(lay.blocks[max(0, i - 2 * BLOCKS_BACK):i]):
+            if len(out) == BLOCKS_BACK:
+                break
+            if block.kind in ("paragraph", "list_item"):
+                out.append(block)
+            elif block.kind == "heading" and _heading_key(lay.text[block.start:block.end]) in self.cues.study_sections:
+                in_section = True
+            else:
+                break
+        return out if in_section else []
 
 
 def _text_block(lay, position: int) -> int:
@@ -185,6 +215,12 @@ def _earlier_in_block(lay, sentence_start: int, n: int) -> list[tuple[int, int]]
     block = lay.block(sentence_start)
     i = bisect_right(lay._sent_starts, sentence_start - 1)  # the sentences before this one
     return [s for s in reversed(lay.sentences[max(0, i - n):i]) if block is None or s[0] >= block.start]
+
+
+def _last_sentences(lay, block, n: int) -> list[tuple[int, int]]:
+    """Up to n last sentences of a block, nearest its end first."""
+    lo, hi = bisect_right(lay._sent_starts, block.start - 1), bisect_right(lay._sent_starts, block.end - 1)
+    return list(reversed(lay.sentences[max(lo, hi - n):hi]))
 
 
 def _external_link(doc: Doc, start: int, end: int, page_host: str) -> str:
