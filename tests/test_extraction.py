@@ -293,6 +293,9 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("Our clinical study of 60 clients found that 70% slept longer.", "self_reported"),
     ("I've had 25 patients who stopped their pain pills.", "self_reported"),
     ("One research study followed 90 swimmers for a year.", "study"),
+    ("One such study found 35% fewer ear infections.", "study"),
+    ("About 20% of toddlers snore (May 2021).", "none"),  # a date, not a source
+    ("About 20% of toddlers snore (Marshall, 2018).", "cited"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
