@@ -296,6 +296,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("One such study found 35% fewer ear infections.", "study"),
     ("About 20% of toddlers snore (May 2021).", "none"),  # a date, not a source
     ("About 20% of toddlers snore (Marshall, 2018).", "cited"),
+    ("It has generally been suggested that 25% of adults grind their teeth.", "vague"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
