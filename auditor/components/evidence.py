@@ -18,7 +18,7 @@ from spacy.tokens import Doc
 
 from .. import reference
 from ..claims import CLAIM_SPANS
-from .layout import _heading_key, fold_apostrophes, layout
+from .layout import fold_apostrophes, heading_key, layout
 
 LABELS = ("cited", "study", "self_reported", "vague")  # strongest first
 REFERENCE_HEADING = re.compile(r"^\s*(?:references|sources|citations|bibliography|works cited|footnotes)\s*:?\s*$",
@@ -175,14 +175,14 @@ class EvidenceAttribution:
         if i < 0 or lay.blocks[i].kind not in ("paragraph", "list_item"):
             return []  # a quote or a testimonial under "Results" is no study's result
         opening = STUDY_SECTION_OPENING.match(lay.text, lay.blocks[i].start, lay.blocks[i].end)
-        in_section = bool(opening) and _heading_key(opening.group(1)) in self.cues.study_sections
+        in_section = bool(opening) and heading_key(opening.group(1)) in self.cues.study_sections
         out = []
         for block in reversed(lay.blocks[max(0, i - 2 * BLOCKS_BACK):i]):
             if len(out) == BLOCKS_BACK:
                 break
             if block.kind in ("paragraph", "list_item"):
                 out.append(block)
-            elif block.kind == "heading" and _heading_key(lay.text[block.start:block.end]) in self.cues.study_sections:
+            elif block.kind == "heading" and heading_key(lay.text[block.start:block.end]) in self.cues.study_sections:
                 in_section = True
             else:
                 break

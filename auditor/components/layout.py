@@ -37,12 +37,12 @@ class Layout:
         cues = _scope_cues()
         starts = [b.start for b in self.blocks if b.kind == "comment"]
         starts += [h.start for h in self.headings
-                   if _heading_key(self.text[h.start:h.end]) in cues["comment_headings"]]
+                   if heading_key(self.text[h.start:h.end]) in cues["comment_headings"]]
         m = cues["comment_line"].search(self.text)
         if m:
             starts.append(m.start())
         for line in SHORT_LINE.finditer(self.text):  # text pages have no heading blocks
-            if _heading_key(line.group(0)) in cues["comment_headings"]:
+            if heading_key(line.group(0)) in cues["comment_headings"]:
                 starts.append(line.start())
                 break
         return min(starts, default=len(self.text))
@@ -51,7 +51,7 @@ class Layout:
         """Whose voice the text at offset is: provider, comment (readers) or testimonial."""
         if offset >= self.comments_start:
             return "comment"
-        if _heading_key(self.heading(offset)) in _scope_cues()["testimonial_headings"]:
+        if heading_key(self.heading(offset)) in _scope_cues()["testimonial_headings"]:
             return "testimonial"
         return "provider"
 
@@ -101,7 +101,7 @@ def asks(sentence: str, openers) -> bool:
     return sentence.rstrip().endswith("?") and bool(words) and words[0].lower() in openers
 
 
-def _heading_key(heading: str) -> str:
+def heading_key(heading: str) -> str:
     """"12 Comments", "Leave a Reply:" -> "comments", "leave a reply"."""
     return " ".join(re.sub(r"[^a-z ]", " ", heading.lower()).split())
 
@@ -109,6 +109,6 @@ def _heading_key(heading: str) -> str:
 @lru_cache(maxsize=1)
 def _scope_cues() -> dict:
     scope = reference.lexicon("context")["scope"]
-    return {"comment_headings": {_heading_key(h) for h in scope["comment_headings"]},
-            "testimonial_headings": {_heading_key(h) for h in scope["testimonial_headings"]},
+    return {"comment_headings": {heading_key(h) for h in scope["comment_headings"]},
+            "testimonial_headings": {heading_key(h) for h in scope["testimonial_headings"]},
             "comment_line": re.compile(scope["comment_line"], re.M)}

@@ -240,7 +240,7 @@ class Grammar:
             head, _, rest = t.partition(" hundred ")
             hundreds, remainder = self.value_of(head), self.value_of(rest.removeprefix("and "))
             return None if hundreds is None or remainder is None else (hundreds * 100 + remainder, scale)
-        t = HYPHENED_FRACTION.sub(lambda m: f" and {m[1] + ' ' if m[1] else ''}{m[2]}", t)
+        t = HYPHENED_FRACTION.sub(lambda m: " and " + ("a " if m[1] else "") + m[2], t)
         for tail, add in ((" and a half", 0.5), (" and a quarter", 0.25), (" and half", 0.5), (" and quarter", 0.25)):
             if t.endswith(tail):  # "one and a half million"
                 t, extra = t[: -len(tail)], add
