@@ -373,6 +373,8 @@ class Grammar:
             values = self.values_in(m.group(form), shared_scale=form in ("between", "from", "list", "pair", "range"))
             if not values:
                 return None
+            if form == "range" and len(values) == 2 and YEAR.fullmatch(f"{values[0]:g}") and values[1] < values[0]:
+                return None  # "from 21% in 2005 to 14% in 2019": a year, not a range; the 14% is read alone
             if form == "pair":  # "at 3 and 6 months": a list of two; "one hundred and five": one number
                 form = "list" if len(values) > 1 else "single"
         if unit is None:
