@@ -20,6 +20,7 @@ LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1},}}+")
 GLUED_PUNCTUATION = [
     r"(?<=[A-Za-z)\]]):(?=[0-9])",  # "Success rate:95%": a list label glued to its value ("9:30" stays whole)
     r"(?<=[A-Za-z])[.,:;](?=[\[(][0-9])",  # "impressive results.[2]": a reference marker glued to the word before
+    r"(?<=[A-Za-z])[\u2013\u2014](?=[0-9])",  # "rest—2 to 4 minutes": a dash set between a word and a number
 ]
 
 
