@@ -136,8 +136,8 @@ class Grammar:
         value = (rf"(?:{digits}|{word_num}|half{SP}an?(?={SP}(?:{scale})\b))"
                  rf"(?:(?:{SP}|-)and(?:{SP}|-)(?:a(?:{SP}|-))?(?:half|quarter)\b)?(?:{SP}(?:{scale})\b){{0,2}}")
         self._value_re = re.compile(value, re.I)
-        # "4 to 6", "4-6", and the suspended hyphen of "a 2- to 3-day stay"
-        sep = rf"{OPT_SP}(?:(?:[-\u2013]{OPT_SP})?(?:to|through|or)(?:-(?=\w))?|-|\u2013|\u2014|\u2212){OPT_SP}"  # "two-to-three"
+        # "4 to 6", "4-6", "two-to-three", "4−6" (a minus sign) and the suspended hyphen of "a 2- to 3-day stay"
+        sep = rf"{OPT_SP}(?:(?:[-\u2013]{OPT_SP})?(?:to|through|or)(?:-(?=\w))?|-|\u2013|\u2014|\u2212){OPT_SP}"
         fillers = _alternation(lexicon["list_fillers"])
         # a percent sign or word after the first value too ("between 50 percent and 90 percent")
         pct = rf"(?:{OPT_SP}%|{SP}(?:{_alternation(f for f in lexicon['units']['percent'] if f != '%')})\b)?"

@@ -6,7 +6,8 @@ into plain tokens of that length; everything else goes to the pipeline's own tok
 text is always exactly the input text, so offsets are unchanged.
 
 ``split_glued_punctuation`` also splits punctuation that scraped text glues between a word and a number
-("Success rate:95%", "results.[2]"), so the phrase and the quantity are tokens of their own.
+("Success rate:95%", "results.[2]", "rest—2 to 4 minutes"), so the phrase and the quantity are tokens of their
+own.
 """
 from __future__ import annotations
 
