@@ -298,6 +298,7 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("About 20% of toddlers snore (Marshall, 2018).", "cited"),
     ("It has generally been suggested that 25% of adults grind their teeth.", "vague"),
     ("Research has confirmed that 40% of runners overpronate.", "vague"),
+    ("An effectiveness trial found that 62% of users slept longer.", "study"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
