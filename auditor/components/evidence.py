@@ -154,39 +154,42 @@ class EvidenceAttribution:
         return bool(LIST_INTRO_END.search(lay.text, lay.blocks[i].start, lay.blocks[i].end))
 
     def _from_paragraph(self, doc, lay, sentence_start, page_host, cache) -> tuple[str, str]:
-        """The evidence of the nearest earlier sentence that describes a study or cites a source: in the same block,
-        else in the last sentences of the paragraphs just before it."""
-        for s, e in _earlier_in_block(lay, sentence_start, LOOK_BACK_SENTENCES):
+        """The evidence of the nearest earlier sentence that describes a study or cites a source."""
+        for s, e in self._earlier_sentences(lay, sentence_start):
             label, cue = self._sentence_label(doc, lay, s, e, page_host, cache)
             if label in ("cited", "study"):
                 return label, cue
-        for block in self._blocks_before(lay, sentence_start):
-            for s, e in _last_sentences(lay, block, LOOK_BACK_SENTENCES):
-                label, cue = self._sentence_label(doc, lay, s, e, page_host, cache)
-                if label in ("cited", "study"):
-                    return label, cue
         return "none", ""
+
+    def _earlier_sentences(self, lay, sentence_start: int):
+        """Nearest first: the sentences before it in its block, then the last ones of the paragraphs before it."""
+        yield from _earlier_in_block(lay, sentence_start, LOOK_BACK_SENTENCES)
+        for block in self._blocks_before(lay, sentence_start):
+            yield from _last_sentences(lay, block, LOOK_BACK_SENTENCES)
 
     def _blocks_before(self, lay, sentence_start: int) -> list:
         """Up to BLOCKS_BACK paragraphs or list items before the one holding sentence_start, nearest first, when it
         is a study's own section: under a heading such as "Results", or opening with "Results:" ("In this study, 64
         adults ..." / "Results" / "Pain fell by 35%."); a heading of any other kind ends the search."""
-        i = bisect_right(lay._block_starts, sentence_start) - 1
-        if i < 0 or lay.blocks[i].kind not in ("paragraph", "list_item"):
+        i = _text_block(lay, sentence_start)
+        if i < 0:
             return []  # a quote or a testimonial under "Results" is no study's result
         opening = STUDY_SECTION_OPENING.match(lay.text, lay.blocks[i].start, lay.blocks[i].end)
-        in_section = bool(opening) and heading_key(opening.group(1)) in self.cues.study_sections
+        in_section = bool(opening) and self._study_section(opening.group(1))
         out = []
         for block in reversed(lay.blocks[max(0, i - 2 * BLOCKS_BACK):i]):
             if len(out) == BLOCKS_BACK:
                 break
             if block.kind in ("paragraph", "list_item"):
                 out.append(block)
-            elif block.kind == "heading" and heading_key(lay.text[block.start:block.end]) in self.cues.study_sections:
+            elif block.kind == "heading" and self._study_section(lay.text[block.start:block.end]):
                 in_section = True
             else:
                 break
         return out if in_section else []
+
+    def _study_section(self, heading: str) -> bool:
+        return heading_key(heading) in self.cues.study_sections
 
 
 def _text_block(lay, position: int) -> int:
