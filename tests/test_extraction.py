@@ -299,6 +299,8 @@ def test_claims_in_readers_comments_are_not_the_providers(claims_of):
     ("It has generally been suggested that 25% of adults grind their teeth.", "vague"),
     ("Research has confirmed that 40% of runners overpronate.", "vague"),
     ("An effectiveness trial found that 62% of users slept longer.", "study"),
+    ("Scientists have found that 15% of adults lack vitamin D.", "vague"),
+    ("Researchers have long shown that 30% of runners overstride.", "vague"),
 ])
 def test_evidence_labels(claims_of, sentence, label):
     numeric = [c for c in claims_of(sentence) if c.kind == "numeric"]
@@ -345,6 +347,17 @@ def test_a_source_line_after_a_list_or_paragraph_cites_it(auditor):
     evidence = {c.text: c.evidence for c in auditor.claims(read_text(text, id="s")) if c.kind == "numeric"}
     assert evidence["46%"] == evidence["38%"] == evidence["About 20%"] == "cited"
     assert evidence["Around 30%"] == evidence["40 patients"] == "none"
+
+
+def test_a_source_line_after_a_study_paragraph_cites_its_claims(auditor):
+    """A study described but not named becomes cited when a source line follows its paragraph, also one that says
+    whose source it is ("Source of the study: ...")."""
+    from auditor.ingest import read_text
+
+    for source in ("Source: https://example.org/trial", "Source of the study: https://example.org/trial"):
+        text = f"A pilot study of 40 runners found 25% fewer shin splints.\n\n{source}\n"
+        evidence = {c.text: c.evidence for c in auditor.claims(read_text(text, id="s")) if c.kind == "numeric"}
+        assert evidence == {"40 runners": "cited", "25%": "cited"}
 
 
 def test_paragraphs_take_the_evidence_of_the_line_that_introduces_them(auditor):

@@ -29,7 +29,9 @@ LIST_INTRO_END = re.compile(r":\s*(?:[\[(]\d{1,3}[\])])?\s*$")  # "results:", "r
 PARAGRAPHS_UNDER_INTRO = 2  # paragraphs after a line ending in a colon that it introduces
 BLOCKS_BACK = 2  # paragraphs before a claim's own searched for the study it reports on
 STUDY_SECTION_OPENING = re.compile(r"\W{0,3}([A-Za-z][A-Za-z ]{2,30}):")  # "RESULTS: A total of 64 adults ..."
-SOURCE_LINE = re.compile(r"(?i:sources?|references?|citations?)[ \t]{0,3}:[ \t]{0,3}(?:[A-Z]|https?://|www\.)")  # "Reference: The Lancet (2017)"
+# "Reference: The Lancet (2017)", "Source of the study: https://..."
+SOURCE_LINE = re.compile(r"(?i:sources?|references?|citations?)(?i: (?:of|for) (?:the|this) [a-z]{3,12})?"
+                         r"[ \t]{0,3}:[ \t]{0,3}(?:[A-Z]|https?://|www\.)")
 ITEMS_BEFORE_SOURCE = 4  # list items before a source line that it gives
 WORD = re.compile(r"[a-z]+")
 
@@ -95,8 +97,10 @@ class EvidenceAttribution:
                 label, cue = self._from_paragraph(doc, lay, claim.sentence_start, page_host, by_sentence)
             if label == "none":  # "The trials showed [1]:" and a list of results under it
                 label, cue = self._list_intro(doc, lay, claim.start, page_host, by_sentence)
-            if label == "none":  # "• 46% were in remission at a year." and then "• Reference: The Lancet (2017)"
-                label, cue = _source_line_after(lay, claim.start)
+            if label in ("none", "vague", "study"):  # "Pain fell by 40%." and then "Source: https://..." on its own line
+                source = _source_line_after(lay, claim.start)
+                if source[0] == "cited":
+                    label, cue = source
             marker = _marker_number(cue) if label == "cited" else ""
             if marker:
                 references = _reference_entries(lay.text) if references is None else references

@@ -15,6 +15,7 @@ from .segmenter import page_text
 
 KEY = "auditor_layout"
 SHORT_LINE = re.compile(r"^[^\n]{1,60}$", re.M)
+CONTRACTION_END = re.compile(r"['’](?:s|re)$")  # "what's", "who’re"
 
 
 class Layout:
@@ -98,7 +99,8 @@ def fold_apostrophes(text: str) -> str:
 def asks(sentence: str, openers) -> bool:
     """Whether a sentence is a question that opens with one of ``openers`` ("How long does it last?")."""
     words = sentence.split(maxsplit=1)
-    return sentence.rstrip().endswith("?") and bool(words) and words[0].lower() in openers
+    return (sentence.rstrip().endswith("?") and bool(words)
+            and CONTRACTION_END.sub("", words[0].lower()) in openers)  # "What's the best oil for sleep?"
 
 
 def heading_key(heading: str) -> str:

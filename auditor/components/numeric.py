@@ -67,6 +67,7 @@ class NotClaims:
         self.time_frame_nouns = frozenset(w.lower() for w in data["time_frame_nouns"])
         self.furniture_repeats = int(data["furniture_repeats"])
         self.count_of_one_kept = re.compile(data["count_of_one_kept_before"], re.I)
+        self.count_of_one_units = frozenset(data["count_of_one_units"])
         self.hypothetical_openers = tuple(fold_apostrophes(w.lower()) for w in data["hypothetical_openers"])
 
 
@@ -219,7 +220,7 @@ class NumericClaims:
             return True  # a label: "Each capsule contains: ... 500 mg", or "500 mg" alone on its line
         if q.form == "article" and q.unit in grammar().countable:
             return True  # "over a session that lasts 30 minutes": a count of one, bounded or not, asserts nothing
-        if (q.unit in ("people", "patients", "sessions") and q.low == 1 and q.high == 1 and not q.bound
+        if (q.unit in self.not_claims.count_of_one_units and q.low == 1 and q.high == 1 and not q.bound
                 and not self.not_claims.count_of_one_kept.search(text, max(0, q.start - WINDOW), q.start)):
             return True  # "one patient", "a session": a count of one asserts nothing ("only one session" does)
         if ADJECTIVE_DURATION.match(text, q.start, q.end) and q.unit in grammar().unit_days:

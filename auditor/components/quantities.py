@@ -102,6 +102,7 @@ class Grammar:
                 self.unit_of[" ".join(f.lower().split())] = unit
         self.countable = set(lexicon["countable_units"])
         self.units_named_by_year = set(lexicon["units_named_by_year"])
+        self.units_of_one = set(lexicon["units_of_one"])
         # the words a quantity can start with, before its number: bounds, "between", "from", the ordinal's "the",
         # the sample size's "n", articles, and number, fraction and multiplier words (a number starts with a digit)
         first_words = {w.split()[0] for w in self.bound_kind} | set(lexicon["bound_signs"])
@@ -179,10 +180,11 @@ class Grammar:
         times_sign = "|".join(map(re.escape, self.times_signs))
         filler_word = (r"(?!(?:of|the|in|for|and|or|to|with|who|that|a|an|are|is|were|was|per|each|every)\b)"
                        r"(?:[a-z][a-z-]{1,20}+|u\.s\.|u\.k\.)")  # "3,112 U.S. adults"
-        unit = (rf"(?:{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{OPT_SP}){adjective}(?P<unit>{units})(?![\w%])"
+        # "3 million suffer from migraine", "5 million visit": millions who do something are people (tried first,
+        # as "visit" is also a unit)
+        unit = (rf"(?:(?<=illion)(?={SP}(?:{_alternation(lexicon['verbs_after_millions'])})\b)(?P<people_verb>)"
+                rf"|{OPT_SP}(?P<pct>%)|(?:{OPT_SP}-{OPT_SP}|{OPT_SP}){adjective}(?P<unit>{units})(?![\w%])"
                 rf"|(?P<times_sign>{times_sign})(?![\w%])"  # "20x", against the digits
-                # "3 million suffer from migraine": millions who do something are people
-                rf"|(?<=illion)(?={SP}(?:{_alternation(lexicon['verbs_after_millions'])})\b)(?P<people_verb>)"
                 rf"|(?:{SP}{filler_word}){{1,2}}{SP}(?P<cunit>{units})(?![\w%])"
                 rf"|{SP}of{SP}(?:these|those){SP}(?P<of_these>{units})(?![\w%]))")  # "25,000 of these patients"
         bounds = _alternation(self.bound_kind)
@@ -381,6 +383,8 @@ class Grammar:
             unit = self._unit_before(m)
         if unit is None:
             return None  # a bare number asserts nothing we can read
+        if unit_text and " ".join(unit_text.lower().split()) in self.units_of_one and (values != [1] or m.group("cunit")):
+            return None  # "2 treatment areas", "the 15+ visit group": a singular noun counts one ("after one treatment")
         if form in ("range", "list", "between", "from") and len(values) < 2:
             if form != "range" or not values:
                 return None
